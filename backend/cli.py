@@ -1,0 +1,185 @@
+"""Operator commands: ``flask --app backend <command>`` (CONTRACT §5).
+
+A failing command exits 1 with one line ``error: …`` on stderr and no traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import socket
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from backend.errors import HubwerkError
+
+
+def fails_cleanly(func):
+    """Turn expected failures into one ``error: …`` line and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except HubwerkError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(worker)
+    app.cli.add_command(cron)
+    app.cli.add_command(sync_runs)
+    app.cli.add_command(rotate_encryption)
+    app.cli.add_command(check_worker)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--queues", default="high,default,low", show_default=True, help="Comma-separated queues, most urgent first.")
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+def worker(queues: str, burst: bool) -> None:
+    """Run an RQ worker on the connector's queues."""
+    from backend.extensions import db
+    from backend.jobs import QUEUE_NAMES, get_queue, redis_connection
+    from backend.jobs.runtime import set_app
+    from backend.jobs.worker import HubwerkWorker
+
+    names = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = [q for q in names if q not in QUEUE_NAMES]
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; choose from {', '.join(QUEUE_NAMES)}")
+    set_app(current_app._get_current_object())
+    db.engine.dispose()
+    connection = redis_connection()
+    name = f"hubwerk-{socket.gethostname()}-{os.getpid()}"
+    HubwerkWorker([get_queue(q) for q in names], connection=connection, name=name).work(
+        burst=burst, with_scheduler=True, logging_level=current_app.config["HUBWERK"].log_level
+    )
+
+
+@click.command("cron")
+@with_appcontext
+def cron() -> None:
+    """Run RQ's cron scheduler with the connector's schedule (product sync, retries)."""
+    from backend.jobs import redis_connection
+    from backend.jobs.schedule import build_scheduler
+
+    build_scheduler(redis_connection()).start()
+
+
+@click.group("sync-runs")
+def sync_runs() -> None:
+    """List and replay sync runs."""
+
+
+@sync_runs.command("list")
+@with_appcontext
+@click.option("--portal-id", type=int, help="HubSpot portal (hub) id.")
+@click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "skipped"]))
+@click.option("--flow")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@fails_cleanly
+def sync_runs_list(portal_id, status, flow, limit, as_json) -> None:
+    from backend.extensions import db
+    from backend.models import Portal, SyncRun
+
+    query = db.select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+    if portal_id is not None:
+        portal = _portal(portal_id)
+        query = query.where(SyncRun.portal_id == portal.id)
+    if status:
+        query = query.where(SyncRun.status == status)
+    if flow:
+        query = query.where(SyncRun.flow == flow)
+    hub_ids = dict(db.session.execute(db.select(Portal.id, Portal.hub_id)).all())
+    for run in db.session.execute(query).scalars():
+        row = run.as_dict() | {"portal_id": hub_ids.get(run.portal_id)}
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo(f"{run.id:>6}  {run.status:<9} {run.flow:<20} {run.object_type or '-'}:{run.object_id or '-'}  attempts={run.attempts}  {run.error or ''}")
+
+
+@sync_runs.command("replay")
+@with_appcontext
+@click.argument("run_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Replay every failed run (of --portal-id, if given).")
+@click.option("--portal-id", type=int)
+@fails_cleanly
+def sync_runs_replay(run_ids, all_failed, portal_id) -> None:
+    """Queue failed runs again (the worker picks them up)."""
+    from backend.extensions import db
+    from backend.jobs.runs import replay_run
+    from backend.models import SyncRun
+
+    if not run_ids and not all_failed:
+        raise HubwerkError("Name the run ids to replay, or pass --all-failed.")
+    runs = []
+    if all_failed:
+        query = db.select(SyncRun).where(SyncRun.status == "failed")
+        if portal_id is not None:
+            query = query.where(SyncRun.portal_id == _portal(portal_id).id)
+        runs.extend(db.session.execute(query).scalars())
+    for run_id in run_ids:
+        run = db.session.get(SyncRun, run_id)
+        if run is None:
+            raise HubwerkError(f"There is no sync run {run_id}; `flask --app backend sync-runs list` shows the runs.")
+        runs.append(run)
+    for run in runs:
+        replay_run(run)
+        click.echo(f"replayed run {run.id} ({run.flow} {run.object_type or 'portal'} {run.object_id or ''})".rstrip())
+    if not runs:
+        click.echo("nothing to replay")
+
+
+@click.command("rotate-encryption")
+@with_appcontext
+@fails_cleanly
+def rotate_encryption() -> None:
+    """Re-encrypt every stored secret with the newest key of ENCRYPTION_KEYS."""
+    from backend.crypto_rotation import rotate_all
+
+    count = rotate_all()
+    click.echo(f"re-encrypted {count} secret(s) with the newest key; older keys can now be removed from ENCRYPTION_KEYS")
+
+
+def _portal(hub_id: int):
+    from backend.extensions import db
+    from backend.models import Portal
+
+    portal = db.session.execute(db.select(Portal).where(Portal.hub_id == hub_id)).scalar_one_or_none()
+    if portal is None:
+        raise HubwerkError(f"Portal {hub_id} has not installed the connector; install it from {current_app.config['HUBWERK'].public_base_url}/oauth/hubspot/install first.")
+    return portal
+
+
+@click.command("check-worker")
+@with_appcontext
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a worker.")
+@fails_cleanly
+def check_worker(timeout: float) -> None:
+    """Queue a probe and wait until a worker has run it (checks web, database, Redis and worker together)."""
+    import time
+
+    from backend.extensions import db
+    from backend.jobs.runs import start_run
+
+    run = start_run("worker_probe", portal_id=None, queue="high", coalesce=False)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        db.session.refresh(run)
+        if run.is_finished:
+            break
+        time.sleep(0.2)
+    else:
+        raise HubwerkError(f"No worker ran the probe within {timeout:g}s: start one with `flask --app backend worker`.")
+    if run.status != "succeeded":
+        raise HubwerkError(f"The worker failed the probe: {run.error}")
+    click.echo(f"worker ok: run {run.id} done by pid {run.counts.get('pid')} in {time.monotonic() - started:.1f}s")

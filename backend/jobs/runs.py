@@ -1,0 +1,200 @@
+"""Sync runs: the unit of background work a person can see, and replay when it failed.
+
+``start_run`` stores a run, commits, then enqueues ``execute_run(run_id)``. Flows register
+with ``@flow("name")`` and receive the run; they return counts (or ``None``), raise
+:class:`~backend.errors.FlowError` for expected failures, and must be idempotent on the
+object they concern: a run executed twice leaves billwerk and HubSpot as once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Callable
+
+from flask import current_app
+from rq import Retry
+
+from backend.errors import FlowError, HubwerkError
+from backend.extensions import db
+from backend.jobs import get_queue, redis_connection
+from backend.jobs.runtime import app_context
+from backend.logs import job_id_var
+from backend.models import SyncRun, utcnow
+
+log = logging.getLogger(__name__)
+
+FlowFunc = Callable[[SyncRun], "dict | None"]
+FLOWS: dict[str, FlowFunc] = {}
+MAX_ATTEMPTS = 5
+LOCK_TIMEOUT_S = 15 * 60
+
+
+class Skip(Exception):
+    """Raised by a flow when there is nothing to do (already done, no longer applies)."""
+
+
+def registered_flows() -> dict[str, FlowFunc]:
+    import backend.flows  # noqa: F401  (registers every flow; imported late to avoid a cycle)
+
+    return FLOWS
+
+
+def flow(name: str):
+    def register(func: FlowFunc) -> FlowFunc:
+        if name in FLOWS and FLOWS[name] is not func:
+            raise ValueError(f"flow {name!r} registered twice")
+        FLOWS[name] = func
+        return func
+
+    return register
+
+
+def start_run(
+    flow_name: str,
+    *,
+    portal_id: int | None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    params: dict | None = None,
+    inbox_event_id: int | None = None,
+    queue: str = "default",
+    coalesce: bool = True,
+) -> SyncRun:
+    """Record a run and hand it to the worker. With ``coalesce``, a run for the same flow and
+    object that is still waiting in the queue absorbs this request instead of a second job."""
+    if flow_name not in registered_flows():
+        raise ValueError(f"unknown flow {flow_name!r}")
+    if coalesce:
+        waiting = db.session.execute(
+            db.select(SyncRun).where(
+                SyncRun.portal_id == portal_id,
+                SyncRun.flow == flow_name,
+                SyncRun.object_type == object_type,
+                SyncRun.object_id == object_id,
+                SyncRun.status == "queued",
+            ).limit(1)
+        ).scalar_one_or_none()
+        if waiting is not None and (waiting.params or {}) == (params or {}):
+            return waiting
+    run = SyncRun(
+        portal_id=portal_id,
+        flow=flow_name,
+        object_type=object_type,
+        object_id=object_id,
+        params=params or {},
+        inbox_event_id=inbox_event_id,
+        status="queued",
+    )
+    db.session.add(run)
+    db.session.commit()
+    enqueue_run(run, queue=queue)
+    return run
+
+
+def enqueue_run(run: SyncRun, queue: str = "default") -> None:
+    """Enqueue after the row is committed, so the worker always finds it."""
+    job = get_queue(queue).enqueue(
+        "backend.jobs.runs.execute_run",
+        run.id,
+        job_id=f"run-{run.id}-{run.attempts + 1}",
+        description=f"{run.flow} {run.object_type or 'portal'} {run.object_id or run.portal_id}",
+        job_timeout=LOCK_TIMEOUT_S,
+        # Lost workers and broken connections to Redis: RQ tries again; flow failures are ours to record.
+        retry=Retry(max=2, interval=[10, 60]),
+    )
+    run.job_id = job.id
+    db.session.commit()
+
+
+def execute_run(run_id: int) -> str:
+    """RQ entry point. Idempotent on ``run_id``: a finished run is not executed again."""
+    with app_context():
+        run = db.session.get(SyncRun, run_id)
+        if run is None:
+            log.warning("job.run.missing", extra={"run_id": run_id})
+            return "missing"
+        if run.status in ("succeeded", "skipped"):
+            return run.status
+        token = job_id_var.set(run.job_id)
+        lock = redis_connection().lock(_lock_name(run), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+        try:
+            with lock:
+                return _execute_locked(run)
+        finally:
+            job_id_var.reset(token)
+
+
+def _execute_locked(run: SyncRun) -> str:
+    db.session.refresh(run)
+    if run.status in ("succeeded", "skipped"):
+        return run.status
+    run.status = "running"
+    run.attempts += 1
+    run.started_at = utcnow()
+    run.error = None
+    db.session.commit()
+    log.info("job.run.started", extra={"run_id": run.id, "flow": run.flow, "object_id": run.object_id, "attempt": run.attempts})
+    try:
+        counts = registered_flows()[run.flow](run)
+    except Skip as skip:
+        _finish(run, "skipped", error=str(skip) or None)
+    except HubwerkError as exc:
+        db.session.rollback()
+        _finish(run, "failed", error=exc.message, retriable=exc.retriable)
+        log.warning("job.run.failed", extra={"run_id": run.id, "flow": run.flow, "error_code": exc.code, "retriable": exc.retriable})
+    except Exception as exc:  # a bug or an outage we did not foresee: keep it visible and replayable
+        db.session.rollback()
+        _finish(run, "failed", error=f"Internal error ({type(exc).__name__}); the run can be replayed once the cause is fixed.", retriable=True)
+        log.exception("job.run.crashed", extra={"run_id": run.id, "flow": run.flow})
+    else:
+        if counts:
+            run.counts = counts
+        _finish(run, "succeeded")
+        log.info("job.run.succeeded", extra={"run_id": run.id, "flow": run.flow, "counts": counts or {}})
+    return run.status
+
+
+def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool = False) -> None:
+    run.status = status
+    run.error = error
+    run.retriable = retriable
+    run.finished_at = utcnow()
+    run.next_retry_at = run.finished_at + timedelta(minutes=2 ** run.attempts) if retriable and run.attempts < MAX_ATTEMPTS else None
+    db.session.commit()
+
+
+def _lock_name(run: SyncRun) -> str:
+    # No request data in the key: one lock per flow and object, whoever asked (field notes #1).
+    return f"hubwerk:lock:{run.flow}:{run.portal_id}:{run.object_type}:{run.object_id}"
+
+
+def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
+    """Queue a failed (or stuck) run again; its history of attempts is kept."""
+    if run.status in ("queued",):
+        return run
+    if run.status == "succeeded":
+        raise FlowError(f"Run {run.id} already succeeded; start a new run instead of replaying it.", code="already_succeeded", status=409)
+    run.status = "queued"
+    run.next_retry_at = None
+    db.session.commit()
+    enqueue_run(run, queue=queue)
+    return run
+
+
+def retry_failed_runs() -> int:
+    """Cron: replay runs that failed for a reason that may have passed (outages, rate limits),
+    with exponential backoff, up to ``MAX_ATTEMPTS``."""
+    with app_context():
+        due = db.session.execute(
+            db.select(SyncRun).where(
+                SyncRun.status == "failed",
+                SyncRun.retriable.is_(True),
+                SyncRun.attempts < MAX_ATTEMPTS,
+                SyncRun.next_retry_at <= utcnow(),
+            ).limit(500)
+        ).scalars().all()
+        for run in due:
+            replay_run(run, queue="low")
+        if due:
+            current_app.logger.info("job.retry_failed_runs", extra={"replayed": len(due)})
+        return len(due)

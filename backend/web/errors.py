@@ -1,0 +1,39 @@
+"""JSON errors ``{"error", "message"}`` everywhere; never a stack trace."""
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import HubwerkError
+
+log = logging.getLogger("hubwerk.errors")
+
+
+def _code(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HubwerkError)
+    def _hubwerk_error(exc: HubwerkError):
+        return jsonify(exc.as_json()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        response = jsonify(error=_code(exc.name), message=exc.description or exc.name)
+        response.status_code = exc.code or 500
+        for header in ("Allow", "WWW-Authenticate", "Retry-After"):
+            if exc.get_response().headers.get(header):
+                response.headers[header] = exc.get_response().headers[header]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("http.unhandled_error")
+        return jsonify(
+            error="internal_error",
+            message=f"Something went wrong on our side. Try again; if it keeps failing, contact support and quote request id {g.get('request_id', 'unknown')}.",
+        ), 500

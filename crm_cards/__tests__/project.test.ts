@@ -1,0 +1,133 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+import { ALLOWED_TOP_LEVEL_FIELDS, Components } from '@hubspot/project-parsing-lib/constants';
+import {
+  isKnownPlatformVersion,
+  parseProjectConfig,
+} from '@hubspot/project-parsing-lib/projects';
+import { translate } from '@hubspot/project-parsing-lib/translate';
+import { validateUid } from '@hubspot/project-parsing-lib/uid';
+
+import { BACKEND_URL } from '../src/app/cards/lib/config';
+
+const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SRC_DIR = join(PROJECT_DIR, 'src');
+
+/** CONTRACT §5: the scopes requested at install. */
+const CONTRACT_SCOPES = [
+  'oauth',
+  ...['deals', 'companies', 'contacts', 'line_items', 'products'].flatMap((object) => [
+    `crm.objects.${object}.read`,
+    `crm.objects.${object}.write`,
+  ]),
+  ...['deals', 'companies', 'contacts'].map((object) => `crm.schemas.${object}.write`),
+  'e-commerce',
+  'automation',
+];
+
+const readJson = (path: string): Record<string, any> =>
+  JSON.parse(readFileSync(join(PROJECT_DIR, path), 'utf8')) as Record<string, any>;
+
+const hsMetaFilesOnDisk = (dir: string): string[] =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (name === 'node_modules') return [];
+    if (statSync(path).isDirectory()) return hsMetaFilesOnDisk(path);
+    return name.endsWith('-hsmeta.json') ? [relative(SRC_DIR, path).split(sep).join('/')] : [];
+  });
+
+const translateProject = async () => {
+  const project = parseProjectConfig(PROJECT_DIR);
+  // Schema validation needs an account and HubSpot's API (it downloads the schemas), so skip it.
+  const result = await translate(
+    { projectSourceDir: join(PROJECT_DIR, project.srcDir), platformVersion: project.platformVersion },
+    { skipValidation: true },
+  );
+  return { project, ...result };
+};
+
+describe('HubSpot project', () => {
+  it('is a 2026.03 project with srcDir "src"', () => {
+    const project = parseProjectConfig(PROJECT_DIR);
+    expect(project.srcDir).toBe('src');
+    expect(project.platformVersion).toBe('2026.03');
+    expect(isKnownPlatformVersion(project.platformVersion)).toBe(true);
+  });
+
+  it("parses with HubSpot's project-parsing-lib without errors", async () => {
+    const { intermediateRepresentation, skippedHsMetaFiles } = await translateProject();
+    const nodes = Object.values(intermediateRepresentation.intermediateNodesIndexedByUid);
+
+    expect(skippedHsMetaFiles).toEqual([]);
+    // A file that fails to parse yields no node, so every file on disk must have one.
+    expect(nodes.map((node) => node.metaFilePath).sort()).toEqual(hsMetaFilesOnDisk(SRC_DIR).sort());
+
+    for (const node of nodes) {
+      const raw = readJson(join('src', node.metaFilePath));
+      const allowed = new Set<string>(ALLOWED_TOP_LEVEL_FIELDS);
+      expect(Object.keys(raw).filter((key) => !allowed.has(key))).toEqual([]);
+      expect(validateUid(node.uid)).toBeUndefined();
+      expect(node.config).toBeTruthy();
+      // The lib's own directory rule: <parent dir>/<component dir>/<file>.
+      const component = Components[String(raw.type)];
+      expect(component, `${node.metaFilePath}: unknown type ${String(raw.type)}`).toBeDefined();
+      const parentDir = component?.parentComponent
+        ? Components[component.parentComponent]?.dir
+        : '';
+      expect(dirname(node.metaFilePath)).toBe(join(parentDir ?? '', component?.dir ?? ''));
+    }
+  });
+
+  it('finds the app and the company card, the card depending on the app', async () => {
+    const { intermediateRepresentation } = await translateProject();
+    const byUid = intermediateRepresentation.intermediateNodesIndexedByUid;
+
+    expect(Object.keys(byUid).sort()).toEqual(['hubwerk_app', 'hubwerk_company_card']);
+    expect(byUid.hubwerk_app?.componentType).toBe('APPLICATION');
+    expect(byUid.hubwerk_company_card?.componentType).toBe('CARD');
+    expect(byUid.hubwerk_company_card?.componentDeps.app).toBe('hubwerk_app');
+  });
+});
+
+describe('app-hsmeta.json', () => {
+  const app = readJson('src/app/app-hsmeta.json');
+
+  it('is a marketplace OAuth app requesting exactly the contract scopes', () => {
+    expect(app.type).toBe('app');
+    expect(app.config.distribution).toBe('marketplace');
+    expect(app.config.auth.type).toBe('oauth');
+    expect([...app.config.auth.requiredScopes].sort()).toEqual([...CONTRACT_SCOPES].sort());
+    expect(app.config.auth.requiredScopes).toHaveLength(CONTRACT_SCOPES.length);
+    expect(app.config.support.supportEmail).toMatch(/@/);
+  });
+
+  it('permits and redirects to the same backend the card calls', () => {
+    expect(app.config.permittedUrls.fetch).toEqual([BACKEND_URL]);
+    expect(app.config.auth.redirectUrls).toEqual([`${BACKEND_URL}/oauth/hubspot/callback`]);
+    expect(BACKEND_URL).toMatch(/^https:\/\/[^/]+(\/.*[^/])?$/);
+  });
+});
+
+describe('company card', () => {
+  const card = readJson('src/app/cards/company-card-hsmeta.json');
+  const runtime = readJson('src/app/cards/package.json');
+  const dev = readJson('package.json');
+
+  it('sits on the company record tab and points at CompanyCard.tsx', () => {
+    expect(card.type).toBe('card');
+    expect(card.config.location).toBe('crm.record.tab');
+    expect(card.config.objectTypes).toEqual(['companies']);
+    expect(card.config.entrypoint).toBe('/app/cards/CompanyCard.tsx');
+    expect(statSync(join(SRC_DIR, card.config.entrypoint)).isFile()).toBe(true);
+  });
+
+  it('pins the runtime dependencies, and tests run against the same versions', () => {
+    expect(runtime.dependencies).toEqual({ '@hubspot/ui-extensions': '0.17.0', react: '18.3.1' });
+    for (const [name, version] of Object.entries(runtime.dependencies as Record<string, string>)) {
+      expect(dev.devDependencies[name], name).toBe(version);
+    }
+  });
+});

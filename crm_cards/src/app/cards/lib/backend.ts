@@ -1,0 +1,165 @@
+import { hubspot } from '@hubspot/ui-extensions';
+
+import { BACKEND_URL } from './config';
+import type { CompanyCardPayload } from './types';
+
+/** HubSpot's default `hubspot.fetch` timeout; the backend answers card requests well within it. */
+export const LOAD_TIMEOUT_MS = 15_000;
+/** Actions may call billwerk synchronously before answering. HubSpot allows up to 120 000 ms. */
+export const ACTION_TIMEOUT_MS = 30_000;
+/** Extra wait on top of the timeout handed to HubSpot before the card gives up on its own. */
+const CLIENT_GRACE_MS = 2_000;
+
+/** An error the card can show: `code` is the backend's `error` field, `message` is for people. */
+export class BackendError extends Error {
+  readonly code: string;
+  readonly status: number | null;
+
+  constructor(code: string, message: string, status: number | null = null) {
+    super(message);
+    this.name = 'BackendError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const isBackendError = (value: unknown): value is BackendError =>
+  value instanceof BackendError;
+
+/** The message to show a person for anything thrown while talking to the backend. */
+export const errorMessage = (error: unknown): string => {
+  if (error instanceof Error && error.message) {
+    return error.message;
+  }
+  return 'Something went wrong while talking to the billwerk connector.';
+};
+
+/** `${BACKEND_URL}/api/cards/companies/<id>[/<action>]`. HubSpot appends portalId, userId, userEmail. */
+export const companyCardUrl = (objectId: string | number, action?: string): string => {
+  const base = `${BACKEND_URL.replace(/\/+$/, '')}/api/cards/companies/${encodeURIComponent(String(objectId))}`;
+  return action === undefined ? base : `${base}/${encodeURIComponent(action)}`;
+};
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+export const fetchCompanyCard = (
+  objectId: string | number,
+  options: RequestOptions = {},
+): Promise<CompanyCardPayload> =>
+  request(companyCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS);
+
+export const runCompanyAction = (
+  objectId: string | number,
+  action: string,
+  body: Record<string, string> = {},
+  options: RequestOptions = {},
+): Promise<CompanyCardPayload> =>
+  request(
+    companyCardUrl(objectId, action),
+    { method: 'POST', body },
+    options.timeoutMs ?? ACTION_TIMEOUT_MS,
+  );
+
+type FetchInit = { method: 'GET' } | { method: 'POST'; body: Record<string, string> };
+
+// No auth here: HubSpot signs every hubspot.fetch request itself (signature v3) and adds the
+// portal and user as query parameters; the backend trusts only those.
+const request = async (
+  url: string,
+  init: FetchInit,
+  timeoutMs: number,
+): Promise<CompanyCardPayload> => {
+  let response: Response;
+  try {
+    response = await withTimeout(hubspot.fetch(url, { ...init, timeout: timeoutMs }), timeoutMs);
+  } catch (error) {
+    if (isBackendError(error)) {
+      throw error;
+    }
+    throw new BackendError(
+      'unreachable',
+      `Could not reach the billwerk connector (${errorMessage(error)}). Try again in a moment.`,
+    );
+  }
+
+  const body = await readJson(response);
+  if (!response.ok) {
+    throw toBackendError(response.status, body);
+  }
+  if (!isCompanyCardPayload(body)) {
+    throw new BackendError(
+      'bad_response',
+      'The billwerk connector sent an answer the card does not understand.',
+      response.status,
+    );
+  }
+  return normalise(body);
+};
+
+const withTimeout = <T>(promise: Promise<T>, timeoutMs: number): Promise<T> =>
+  new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new BackendError(
+          'timeout',
+          `The billwerk connector did not answer within ${Math.round(timeoutMs / 1000)} seconds. Try again.`,
+        ),
+      );
+    }, timeoutMs + CLIENT_GRACE_MS);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+
+const readJson = async (response: Response): Promise<unknown> => {
+  try {
+    return (await response.json()) as unknown;
+  } catch {
+    return undefined;
+  }
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const toBackendError = (status: number, body: unknown): BackendError => {
+  if (isRecord(body) && typeof body.message === 'string' && body.message.trim() !== '') {
+    const code = typeof body.error === 'string' ? body.error : `http_${status}`;
+    return new BackendError(code, body.message, status);
+  }
+  if (status === 429) {
+    return new BackendError('rate_limited', 'Too many requests right now. Try again in a moment.', status);
+  }
+  return new BackendError(
+    `http_${status}`,
+    `The billwerk connector answered with HTTP ${status}. Try again later.`,
+    status,
+  );
+};
+
+const isCompanyCardPayload = (value: unknown): value is CompanyCardPayload =>
+  isRecord(value) &&
+  isRecord(value.company) &&
+  typeof value.status === 'string' &&
+  (value.actions === undefined || Array.isArray(value.actions)) &&
+  (value.errors === undefined || Array.isArray(value.errors));
+
+// The backend always sends every key; tolerate older answers that leave the empty ones out.
+const normalise = (payload: CompanyCardPayload): CompanyCardPayload => ({
+  ...payload,
+  statusLabel: payload.statusLabel ?? payload.status,
+  entity: payload.entity ?? null,
+  billwerk: payload.billwerk ?? null,
+  errors: payload.errors ?? [],
+  lastSync: payload.lastSync ?? null,
+  actions: payload.actions ?? [],
+});

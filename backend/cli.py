@@ -37,6 +37,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sync_runs)
     app.cli.add_command(rotate_encryption)
     app.cli.add_command(check_worker)
+    app.cli.add_command(inbox)
 
 
 @click.command("worker")
@@ -183,3 +184,53 @@ def check_worker(timeout: float) -> None:
     if run.status != "succeeded":
         raise HubwerkError(f"The worker failed the probe: {run.error}")
     click.echo(f"worker ok: run {run.id} done by pid {run.counts.get('pid')} in {time.monotonic() - started:.1f}s")
+
+
+@click.group("inbox")
+def inbox() -> None:
+    """List and replay stored inbound deliveries (webhooks, card and workflow calls)."""
+
+
+@inbox.command("list")
+@with_appcontext
+@click.option("--status", type=click.Choice(["received", "processed", "ignored", "failed"]))
+@click.option("--source", type=click.Choice(["hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook"]))
+@click.option("--limit", default=50, show_default=True)
+def inbox_list(status, source, limit) -> None:
+    from backend.extensions import db
+    from backend.models import InboxEvent
+
+    query = db.select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+    if status:
+        query = query.where(InboxEvent.status == status)
+    if source:
+        query = query.where(InboxEvent.source == source)
+    for event in db.session.execute(query).scalars():
+        click.echo(f"{event.id:>7}  {event.received_at:%Y-%m-%d %H:%M:%S}  {event.source:<17} {event.status:<9} {event.name or '-'}  {event.error or ''}")
+
+
+@inbox.command("replay")
+@with_appcontext
+@click.argument("inbox_ids", nargs=-1, type=int)
+@click.option("--status", type=click.Choice(["failed", "ignored"]), help="Replay every delivery with this status.")
+@click.option("--source", type=click.Choice(["hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook"]))
+@fails_cleanly
+def inbox_replay(inbox_ids, status, source) -> None:
+    """Process stored deliveries again (after a fix, or after an upgrade that handles them)."""
+    from backend.extensions import db
+    from backend.jobs.inbox import replay_inbox_event
+    from backend.models import InboxEvent
+
+    if not inbox_ids and not status:
+        raise HubwerkError("Name the inbox ids to replay, or pass --status failed|ignored.")
+    events = [db.session.get(InboxEvent, i) for i in inbox_ids]
+    if any(e is None for e in events):
+        raise HubwerkError("Some of these inbox ids do not exist; `flask --app backend inbox list` shows them.")
+    if status:
+        query = db.select(InboxEvent).where(InboxEvent.status == status)
+        if source:
+            query = query.where(InboxEvent.source == source)
+        events.extend(db.session.execute(query).scalars())
+    for event in events:
+        replay_inbox_event(event)
+    click.echo(f"replaying {len(events)} deliver{'y' if len(events) == 1 else 'ies'}")

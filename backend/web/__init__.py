@@ -5,8 +5,14 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from backend.web import errors, health, requests_log
+    from backend.extensions import csrf
+    from backend.web import errors, health, requests_log, webhooks
 
     requests_log.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    # Machine-to-machine endpoints authenticate every request by signature or credentials;
+    # CSRF tokens are for the admin pages' forms.
+    for api in (webhooks.bp,):
+        csrf.exempt(api)
+        app.register_blueprint(api)

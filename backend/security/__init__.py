@@ -1,0 +1,1 @@
+"""Request authentication: pure functions, no Flask. See hubspot_signature and basic_auth."""

@@ -1,0 +1,125 @@
+"""The ordered checks every inbound request passes: authenticate (before parsing), resolve the
+tenant the credentials prove, parse, store the delivery and commit, then acknowledge.
+
+A refused request gets 401/4xx JSON and changes nothing: no inbox row, no job.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from flask import current_app, request
+
+from backend.errors import HubwerkError, NotFound, Unauthorized
+from backend.extensions import db
+from backend.models import BillwerkAccount, InboxEvent, Portal
+from backend.security import basic_auth, hubspot_signature
+
+log = logging.getLogger(__name__)
+
+UNSIGNED = Unauthorized("The request is not signed by HubSpot for this app.")
+# Compared against when the username is unknown, so both paths take the same time.
+_DUMMY_PASSWORD = "x" * 43
+
+
+def signed_uri() -> str:
+    """The URI HubSpot signed: PUBLIC_BASE_URL + the raw path and query string as received."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        raw = request.path + ("?" + request.query_string.decode("latin-1") if request.query_string else "")
+    return current_app.config["HUBWERK"].public_base_url + raw
+
+
+def authenticate_hubspot(accept: tuple[str, ...]) -> hubspot_signature.Verified:
+    settings = current_app.config["HUBWERK"]
+    try:
+        verified = hubspot_signature.verify(
+            secret=settings.hubspot_client_secret,
+            method=request.method,
+            uri=signed_uri(),
+            body=request.get_data(cache=True),
+            headers=request.headers,
+            now_ms=int(time.time() * 1000),
+            accept=accept,
+        )
+    except hubspot_signature.SignatureError as exc:
+        log.warning("hubspot.signature.refused", extra={"reason": exc.reason, "path": request.path})
+        raise UNSIGNED from None
+    if verified.version == "v3" and not _first_use(verified.signature):
+        log.warning("hubspot.signature.replayed", extra={"path": request.path})
+        raise Unauthorized("This signed request was already used; HubSpot signs every request anew.")
+    return verified
+
+
+def _first_use(signature: str) -> bool:
+    """v3 signatures are single-use inside their five-minute window."""
+    key = "hubwerk:v3sig:" + hashlib.sha256(signature.encode()).hexdigest()
+    ttl_ms = 2 * hubspot_signature.V3_MAX_AGE_MS
+    return bool(current_app.extensions["hubwerk.redis"]().set(key, b"1", nx=True, px=ttl_ms))
+
+
+def portal_by_hub_id(value: str | None) -> Portal | None:
+    if not value or not value.isdigit() or len(value) > 18:
+        return None
+    return db.session.execute(db.select(Portal).where(Portal.hub_id == int(value))).scalar_one_or_none()
+
+
+def installed_portal(hub_id_raw: str | None) -> Portal:
+    """The portal a signed request names; 404 when the connector is not installed there."""
+    if not hub_id_raw or not hub_id_raw.isdigit() or len(hub_id_raw) > 18:
+        raise HubwerkError("The portalId query parameter is missing or not a number.", code="bad_request", status=400)
+    portal = portal_by_hub_id(hub_id_raw)
+    if portal is None or portal.status == "revoked":
+        raise NotFound(f"The connector is not installed in HubSpot portal {hub_id_raw}.", code="portal_not_installed")
+    return portal
+
+
+def check_app_id() -> None:
+    app_id = request.args.get("appId")
+    if app_id is not None and app_id != current_app.config["HUBWERK"].hubspot_app_id:
+        log.warning("hubspot.card.wrong_app", extra={"path": request.path})
+        raise Unauthorized("This request was made for another HubSpot app.")
+
+
+def authenticate_billwerk() -> BillwerkAccount:
+    """The connected billwerk account named by the Basic username, proven by its password."""
+    try:
+        username, password = basic_auth.parse_basic(request.headers.get("Authorization"))
+    except basic_auth.BasicAuthError as exc:
+        log.warning("billwerk.webhook.unauthorized", extra={"reason": exc.reason})
+        raise Unauthorized("billwerk webhook calls need the Basic credentials shown on the connector's webhook page.") from None
+    account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.webhook_username == username)).scalar_one_or_none()
+    expected = account.webhook_password if account is not None else _DUMMY_PASSWORD
+    if not basic_auth.same_secret(password, expected) or account is None or not account.webhook_enabled or account.portal.status == "revoked":
+        log.warning("billwerk.webhook.unauthorized", extra={"reason": "wrong or disabled credentials"})
+        raise Unauthorized("These billwerk webhook credentials are wrong or have been disabled.")
+    return account
+
+
+def parse_json(expect: type):
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, expect):
+        shape = "a JSON array" if expect is list else "a JSON object"
+        raise HubwerkError(f"The body must be {shape}.", code="malformed_json", status=400)
+    return data
+
+
+def store_delivery(source: str, *, name: str | None = None, portal: Portal | None = None,
+                   account: BillwerkAccount | None = None, dedupe_key: str | None = None) -> InboxEvent:
+    """Store the delivery as received and commit: from here on nothing can be lost."""
+    path = request.path + ("?" + request.query_string.decode("latin-1") if request.query_string else "")
+    event = InboxEvent(
+        source=source,
+        name=(name or "")[:128] or None,
+        portal_id=portal.id if portal else (account.portal_id if account else None),
+        billwerk_account_id=account.id if account else None,
+        dedupe_key=(dedupe_key or "")[:255] or None,
+        method=request.method,
+        path=path[:512],
+        headers=InboxEvent.safe_headers(request.headers),
+        body=request.get_data(as_text=True),
+    )
+    db.session.add(event)
+    db.session.commit()
+    return event

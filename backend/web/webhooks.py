@@ -1,0 +1,42 @@
+"""Inbound webhooks: HubSpot object events and billwerk's thin hooks. Verify, store, queue, answer."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from backend.errors import HubwerkError
+from backend.jobs.inbox import enqueue_inbox_event
+from backend.web import inbound
+
+bp = Blueprint("webhooks", __name__, url_prefix="/api/webhook")
+
+
+@bp.post("/hubspot/events")
+def hubspot_events():
+    inbound.authenticate_hubspot(accept=("v3", "v1"))
+    events = inbound.parse_json(list)
+    if not all(isinstance(e, dict) for e in events):
+        raise HubwerkError("Every webhook event must be a JSON object.", code="malformed_json", status=400)
+    # One delivery usually concerns one portal; a mixed one is stored without a portal and split when processed.
+    hub_ids = {str(e.get("portalId", "")) for e in events}
+    portal = inbound.portal_by_hub_id(hub_ids.pop()) if len(hub_ids) == 1 else None
+    stored = inbound.store_delivery("hubspot_webhook", name=f"{len(events)} event(s)", portal=portal)
+    enqueue_inbox_event(stored)
+    return jsonify(received=len(events), inbox_id=stored.id), 200
+
+
+@bp.post("/billwerk/events")
+def billwerk_events():
+    account = inbound.authenticate_billwerk()
+    payload = inbound.parse_json(dict)
+    event_name = str(payload.get("Event") or "").strip()
+    if not event_name:
+        raise HubwerkError("The webhook has no Event name.", code="malformed_webhook", status=400)
+    entity_id = payload.get("EntityId")
+    if entity_id is not None and account.entity(str(entity_id)) is None:
+        raise HubwerkError(
+            f"Entity {entity_id} is not one of the entities connected for this billwerk account; add its public API key on the connector's billwerk page.",
+            code="unknown_entity", status=403,
+        )
+    stored = inbound.store_delivery("billwerk_webhook", name=event_name, account=account)
+    enqueue_inbox_event(stored)
+    return jsonify(received=True, inbox_id=stored.id), 200

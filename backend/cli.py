@@ -38,6 +38,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(rotate_encryption)
     app.cli.add_command(check_worker)
     app.cli.add_command(inbox)
+    app.cli.add_command(connect_billwerk)
 
 
 @click.command("worker")
@@ -234,3 +235,25 @@ def inbox_replay(inbox_ids, status, source) -> None:
     for event in events:
         replay_inbox_event(event)
     click.echo(f"replaying {len(events)} deliver{'y' if len(events) == 1 else 'ies'}")
+
+
+@click.command("connect-billwerk")
+@with_appcontext
+@click.option("--portal-id", type=int, required=True, help="HubSpot portal (hub) id that installed the connector.")
+@click.option("--base-url", required=True, help="sandbox.billwerk.com, app.billwerk.com or a full http(s):// URL.")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True, help="Prefer the environment: HUBWERK_BILLWERK_CLIENT_SECRET.", envvar="HUBWERK_BILLWERK_CLIENT_SECRET")
+@click.option("--entity", "entities", multiple=True, metavar="ENTITY_ID:PUBLIC_API_KEY[:NAME]", help="Root entity first, then sub-entities.")
+@click.option("--rotate-webhook-credentials", is_flag=True, help="Issue new webhook credentials (the old ones stop working).")
+@fails_cleanly
+def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, rotate_webhook_credentials) -> None:
+    """Connect (or update) the billwerk account of an installed portal, proving the credentials."""
+    from backend.billwerk_connection import connect_billwerk as connect, parse_entity_option, webhook_url
+
+    account = connect(
+        _portal(portal_id), base_url=base_url, client_id=client_id, client_secret=client_secret,
+        entities=[parse_entity_option(e) for e in entities], rotate_webhook_credentials=rotate_webhook_credentials,
+    )
+    click.echo(f"webhook_url: {webhook_url()}")
+    click.echo(f"username: {account.webhook_username}")
+    click.echo(f"password: {account.webhook_password}")

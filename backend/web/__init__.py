@@ -6,11 +6,13 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from backend.extensions import csrf
-    from backend.web import errors, health, requests_log, webhooks
+    from backend.web import admin, errors, health, oauth, requests_log, webhooks
 
     requests_log.init_app(app)
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(admin.bp)
     # Machine-to-machine endpoints authenticate every request by signature or credentials;
     # CSRF tokens are for the admin pages' forms.
     for api in (webhooks.bp,):

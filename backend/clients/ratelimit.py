@@ -1,0 +1,109 @@
+"""A rate limiter shared by every process through Redis: a sliding-window log in one Lua script.
+
+HubSpot counts calls per installed portal, not per process (field notes #3), so web workers,
+RQ workers and cron jobs of one portal must draw from one budget. Each slot is a member of a
+sorted set scored with Redis' own clock (``TIME``), so processes with skewed clocks still
+agree. ``acquire()`` blocks (through the injectable ``sleep``) until a slot is free.
+
+The window is widened by a little slack: a slot is taken when the request *leaves*, HubSpot
+counts it when it *arrives*, and two calls taken exactly one window apart can arrive less than
+one window apart.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Callable
+
+log = logging.getLogger("hubwerk.clients.ratelimit")
+
+# KEYS[1] the sorted set; ARGV: calls, window in microseconds, member id.
+# Returns 0 when a slot was taken, else the microseconds to wait until the oldest slot expires.
+_SCRIPT = """
+if redis.replicate_commands then pcall(redis.replicate_commands) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now
+if wait < 1 then wait = 1 end
+return wait
+"""
+
+
+class RateLimitTimeout(Exception):
+    """No slot became free within ``max_wait_s``."""
+
+
+class RedisRateLimiter:
+    """At most ``calls`` slots per ``window_s`` for ``key``, across processes.
+
+    >>> limiter = RedisRateLimiter(redis, "hubspot:12345", 110, 10.0)
+    >>> limiter.acquire()          # waits when the portal's budget is spent
+    """
+
+    prefix = "hubwerk:ratelimit:"
+
+    def __init__(self, redis, key: str, calls: int, window_s: float, *, slack_s: float | None = None,
+                 max_wait_s: float = 120.0, sleep: Callable[[float], None] = time.sleep):
+        if calls <= 0 or window_s <= 0:
+            raise ValueError("calls and window_s must be positive")
+        self.redis = redis
+        self.key = self.prefix + key
+        self.calls = int(calls)
+        self.window_s = float(window_s)
+        self.slack_s = max(0.25, 0.05 * window_s) if slack_s is None else float(slack_s)
+        self.max_wait_s = max_wait_s
+        self.sleep = sleep
+        self._script = redis.register_script(_SCRIPT)
+
+    @property
+    def effective_window_s(self) -> float:
+        return self.window_s + self.slack_s
+
+    def try_acquire(self) -> float:
+        """Take a slot if one is free: returns 0.0, else the seconds until one frees up."""
+        wait_us = self._script(keys=[self.key], args=[self.calls, int(self.effective_window_s * 1_000_000),
+                                                      uuid.uuid4().hex])
+        return int(wait_us) / 1_000_000
+
+    def acquire(self) -> float:
+        """Block until a slot is taken; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire()
+            if wait <= 0:
+                if waited:
+                    log.debug("client.ratelimit.waited", extra={"key": self.key, "waited_s": round(waited, 3)})
+                return waited
+            if waited + wait > self.max_wait_s:
+                raise RateLimitTimeout(f"no slot free for {self.key} within {self.max_wait_s:g} s")
+            # Sleep until the oldest slot expires (plus a hair), then compete for it again.
+            wait = wait + 0.002
+            self.sleep(wait)
+            waited += wait
+
+    def reset(self) -> None:
+        self.redis.delete(self.key)
+
+
+class Limiters:
+    """Several limiters acquired in order (HubSpot search: the portal's window, then search's)."""
+
+    def __init__(self, *limiters):
+        self.limiters = [lim for lim in limiters if lim is not None]
+
+    def acquire(self) -> float:
+        return sum(lim.acquire() for lim in self.limiters)
+
+
+__all__ = ["RedisRateLimiter", "RateLimitTimeout", "Limiters"]

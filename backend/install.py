@@ -1,0 +1,54 @@
+"""Installing the connector in a HubSpot portal (OAuth), and revoking it again."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+
+from backend.extensions import db
+from backend.models import Portal, utcnow
+
+log = logging.getLogger(__name__)
+
+# CONTRACT §5: the scopes requested at install.
+SCOPES = (
+    "oauth",
+    *(f"crm.objects.{obj}.{access}" for obj in ("deals", "companies", "contacts", "line_items", "products") for access in ("read", "write")),
+    *(f"crm.schemas.{obj}.write" for obj in ("deals", "companies", "contacts")),
+    "e-commerce",
+    "automation",
+)
+
+
+def redirect_uri() -> str:
+    return current_app.config["HUBWERK"].public_base_url + "/oauth/hubspot/callback"
+
+
+def complete_install(token: dict, info: dict) -> Portal:
+    """Store (or update, on reinstall) the portal with its encrypted tokens, then provision properties."""
+    from backend.jobs.runs import start_run
+
+    hub_id = int(info["hub_id"])
+    portal = db.session.execute(db.select(Portal).where(Portal.hub_id == hub_id)).scalar_one_or_none()
+    reinstall = portal is not None
+    if portal is None:
+        portal = Portal(hub_id=hub_id)
+        db.session.add(portal)
+    portal.access_token = token["access_token"]
+    portal.refresh_token = token["refresh_token"]
+    portal.access_token_expires_at = utcnow() + timedelta(seconds=int(token.get("expires_in") or 1800))
+    portal.scopes = list(info.get("scopes") or token.get("scopes") or [])
+    portal.hub_domain = info.get("hub_domain")
+    portal.app_id = str(info.get("app_id") or current_app.config["HUBWERK"].hubspot_app_id)
+    portal.installed_by_user_id = str(info.get("user_id")) if info.get("user_id") is not None else None
+    portal.status = "active"
+    portal.status_reason = None
+    db.session.commit()
+    if portal.billwerk_account is not None and not portal.billwerk_account.webhook_enabled and reinstall:
+        # A revoked portal that is installed again gets its billwerk webhooks back.
+        portal.billwerk_account.webhook_enabled = True
+        db.session.commit()
+    log.info("hubspot.install.completed", extra={"hub_id": hub_id, "reinstall": reinstall})
+    start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id=str(hub_id), queue="high")
+    return portal

@@ -1,0 +1,74 @@
+"""Which deal stages count as closed-won for a portal (CONTRACT §3 "Triggers")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from backend.clients.base import ApiError
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import HubwerkError
+from backend.extensions import db
+from backend.models import Portal
+
+
+@dataclass
+class StageChoice:
+    id: str
+    label: str
+    won: bool
+    selected: bool = False
+
+
+@dataclass
+class PipelineChoice:
+    id: str
+    label: str
+    stages: list[StageChoice] = field(default_factory=list)
+
+
+def stage_is_won(stage: dict) -> bool:
+    """HubSpot marks a won stage as closed with probability 1.0 (metadata values are strings)."""
+    meta = stage.get("metadata") or {}
+    try:
+        probability = float(meta.get("probability", "nan"))
+    except (TypeError, ValueError):
+        return False
+    closed = str(meta.get("isClosed", "true")).lower() == "true"
+    return closed and probability == 1.0
+
+
+def default_won_stages(pipelines: list[dict]) -> set[str]:
+    return {s["id"] for p in pipelines for s in p.get("stages", []) if not s.get("archived") and stage_is_won(s)}
+
+
+def closed_won_stages(portal: Portal, pipelines: list[dict] | None = None) -> set[str]:
+    """The admin's choice, else every won stage of the portal's deal pipelines."""
+    if portal.closed_won_stages:
+        return set(portal.closed_won_stages)
+    pipelines = pipelines if pipelines is not None else HubSpotClient(portal).pipelines("deals")
+    return default_won_stages(pipelines)
+
+
+def closed_won_choices(portal: Portal) -> list[PipelineChoice]:
+    try:
+        pipelines = HubSpotClient(portal).pipelines("deals")
+    except ApiError as exc:
+        raise HubwerkError(f"Could not read the deal pipelines from HubSpot: {exc.message}", code="hubspot_unavailable", status=502) from None
+    selected = closed_won_stages(portal, pipelines)
+    return [
+        PipelineChoice(p["id"], p.get("label") or p["id"], [
+            StageChoice(s["id"], s.get("label") or s["id"], stage_is_won(s), s["id"] in selected)
+            for s in sorted(p.get("stages", []), key=lambda s: s.get("displayOrder", 0)) if not s.get("archived")
+        ])
+        for p in sorted(pipelines, key=lambda p: p.get("displayOrder", 0))
+    ]
+
+
+def save_closed_won_stages(portal: Portal, stage_ids: list[str], pipelines: list[PipelineChoice]) -> None:
+    known = {s.id for p in pipelines for s in p.stages}
+    unknown = [s for s in stage_ids if s not in known]
+    if unknown:
+        raise HubwerkError(f"Stage(s) {', '.join(unknown)} are not in this portal's deal pipelines; reload the page.", code="unknown_stage")
+    if not stage_ids:
+        raise HubwerkError("Choose at least one closed-won stage.", code="no_stage")
+    portal.closed_won_stages = sorted(set(stage_ids))
+    db.session.commit()

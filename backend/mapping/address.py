@@ -20,8 +20,8 @@ import pycountry
 from .problems import Problem
 
 #: Codes people use that ISO 3166-1 does not assign, with the code they mean. "UK" is refused
-#: on purpose (CONTRACT §4, and Sequence's connector): it is only "exceptionally reserved", and
-#: billing systems that accept it silently disagree with tax and e-invoicing rules that use GB.
+#: with a hint (CONTRACT §4; Sequence's connector does the same): ISO only reserves it, billwerk
+#: takes alpha-2 codes, so guessing would hide the typo from the rep until an invoice goes out.
 #: "EL" is Greece's code in EU VAT numbers, not in ISO 3166.
 NOT_ISO_CODES: dict[str, str] = {"UK": "GB", "EL": "GR"}
 
@@ -189,8 +189,11 @@ _NUMBER_AT_END = r"[0-9]+(?:\s?[A-Za-z]|-[A-Za-z])?(?:\s*[-/\u2013]\s*[0-9]+(?:\
 # the street's first word.
 _NUMBER_AT_START = r"[0-9]+[A-Za-z]?(?:[-/\u2013][0-9]+[A-Za-z]?)?"
 
-_SUFFIX_FORM = re.compile(rf"^(?P<street>.*?[^\s,])\s*,?\s+(?P<number>{_NUMBER_AT_END})\Z", re.DOTALL)
-_PREFIX_FORM = re.compile(rf"^(?P<number>{_NUMBER_AT_START})\s*,?\s+(?P<street>[^\s,].*)\Z", re.DOTALL)
+_SUFFIX_FORM = re.compile(rf"^(?P<street>.*?[^\s,])(?:\s*,\s*|\s+)(?P<number>{_NUMBER_AT_END})\Z", re.DOTALL)
+_PREFIX_FORM = re.compile(rf"^(?P<number>{_NUMBER_AT_START})(?:\s*,\s+|\s+)(?P<street>[^\s,].*)\Z", re.DOTALL)
+# Longer is not a street line but a pasted note; splitting it would guess (and regexes on
+# pasted text should stay cheap).
+_LONGEST_STREET_LINE = 200
 # Post-office boxes carry a number that is not a house number.
 _PO_BOX = re.compile(r"^(?:p\.?\s*o\.?\s*box|post\s*box|postfach|bo[iî]te\s+postale)\b", re.IGNORECASE)
 
@@ -203,12 +206,12 @@ def split_street(street: str | None, house_number: str | None) -> tuple[str, str
     ("Hauptstraße 5a", "Hauptstr. 12-14", "Main St 42") or at the start ("42 Main St",
     "221B Baker Street", "12, rue de la Paix"). A line with a number at both ends is read as
     number-first, since "100 Route 66" is a US address and German lines never start with the
-    number. A line without a number, or a PO box, is left alone. Only whitespace and the comma
+    number. A line without a number, a PO box or a line over 200 characters is left alone. Only whitespace and the comma
     between street and number are ever dropped.
     """
     street = (street or "").strip()
     house_number = (house_number or "").strip()
-    if house_number or not street or _PO_BOX.match(street):
+    if house_number or not street or len(street) > _LONGEST_STREET_LINE or _PO_BOX.match(street):
         return street, house_number
     match = _PREFIX_FORM.match(street) or _SUFFIX_FORM.match(street)
     if match is None:

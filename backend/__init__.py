@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     from backend.web import register_web
 
     settings = settings or load_settings()
-    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app = Flask(__name__, instance_path=str(settings.instance_path), template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

@@ -78,10 +78,12 @@ def connect_billwerk(portal: Portal, *, base_url: str, client_id: str, client_se
     try:
         client.verify()
         for entity in entities:
-            client.for_entity(entity.entity_id).verify_entity()
+            client.for_entity(entity.entity_id).verify()
     except AuthError:
         raise HubwerkError("billwerk refused the client id or secret. Copy both again from billwerk (Settings > My Apps) and save.", code="billwerk_auth_failed") from None
     except ApiError as exc:
+        if exc.provider_status in (403, 404):
+            raise HubwerkError(f"billwerk does not know one of these entity ids for this client ({exc.message}). Check the entity ids.", code="billwerk_unknown_entity") from None
         raise HubwerkError(f"Could not verify the billwerk connection: {exc.message}", code="billwerk_unreachable", status=502) from None
 
     if account is None:
@@ -130,3 +132,22 @@ def rotate_webhook_credentials(account: BillwerkAccount) -> None:
     account.webhook_username, account.webhook_password = new_credentials(f"hubwerk-{account.portal.hub_id}")
     account.webhook_enabled = True
     db.session.commit()
+
+
+_token_caches: dict[tuple[str, str], object] = {}
+
+
+def client_for(account: BillwerkAccount, entity_id: str | None = None):
+    """A billwerk client for ``account`` acting on ``entity_id`` (default: the root entity).
+
+    Every client of one account in this process shares one access token, so a worker does not
+    fetch a token per job.
+    """
+    from backend.clients.billwerk import BillwerkClient, _TokenCache
+
+    key = (account.base_url, account.client_id)
+    cache = _token_caches.setdefault(key, _TokenCache())
+    entity = account.entity(entity_id)
+    if entity is None:
+        raise HubwerkError(f"Entity {entity_id} is not connected for this billwerk account; add it on the connector's billwerk page.", code="unknown_entity")
+    return BillwerkClient(account.base_url, account.client_id, account.client_secret, entity_id=entity.entity_id, _tokens=cache)

@@ -228,6 +228,15 @@ class BaseClient:
         self.sleep = sleep
         self.default_headers = dict(headers or {})
 
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # -- provider hooks --------------------------------------------------------------------------
     @property
     def provider_name(self) -> str:

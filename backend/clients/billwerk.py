@@ -94,8 +94,12 @@ def unwrap_order(body: Any) -> dict:
     return body or {}
 
 
-class _TokenCache:
-    """The client-credentials token, shared by the clients of one account (every entity)."""
+class TokenCache:
+    """The client-credentials token, shared by the clients of one account (every entity).
+
+    Pass one instance as ``token_cache=`` to every client of an account in a process so a
+    worker fetches one token per account, not one per job.
+    """
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -111,7 +115,8 @@ class BillwerkClient(BaseClient):
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *, entity_id: str | None = None,
                  timeout=DEFAULT_TIMEOUT, session: requests.Session | None = None, max_retries: int = 4,
-                 rate_limiter=None, sleep=time.sleep, clock=time.time, _tokens: _TokenCache | None = None):
+                 rate_limiter=None, sleep=time.sleep, clock=time.time, token_cache: TokenCache | None = None,
+                 _tokens: TokenCache | None = None):
         self.root_url = normalize_base_url(base_url)
         super().__init__(self.root_url + API_PREFIX, timeout=timeout, session=session, max_retries=max_retries,
                          rate_limiter=rate_limiter, sleep=sleep)
@@ -119,14 +124,14 @@ class BillwerkClient(BaseClient):
         self.client_secret = client_secret
         self.entity_id = entity_id
         self.clock = clock
-        self._tokens = _tokens or _TokenCache()
+        self._tokens = token_cache or _tokens or TokenCache()
         self._local = threading.local()
 
     def for_entity(self, entity_id: str | None) -> "BillwerkClient":
         """A client acting on another legal entity of the same account (same token)."""
         return BillwerkClient(self.root_url, self.client_id, self.client_secret, entity_id=entity_id,
                               timeout=self.timeout, session=self.session, max_retries=self.max_retries,
-                              rate_limiter=self.rate_limiter, sleep=self.sleep, clock=self.clock, _tokens=self._tokens)
+                              rate_limiter=self.rate_limiter, sleep=self.sleep, clock=self.clock, token_cache=self._tokens)
 
     # -- provider hooks --------------------------------------------------------------------------------
     def secrets(self):
@@ -363,8 +368,11 @@ class BillwerkClient(BaseClient):
         self.request("DELETE", f"/webhooks/{_id(webhook_id)}", expected=(200, 204, 404))
 
 
+_TokenCache = TokenCache      # the name callers used first
+
+
 def _id(value: str) -> str:
     return quote(str(value), safe="")
 
 
-__all__ = ["BillwerkClient", "CredentialsRefused", "normalize_base_url", "unwrap_order", "Resource", "InvalidBillwerkUrl", "ENTITY_HEADER"]
+__all__ = ["BillwerkClient", "CredentialsRefused", "TokenCache", "normalize_base_url", "unwrap_order", "Resource", "InvalidBillwerkUrl", "ENTITY_HEADER"]

@@ -564,11 +564,12 @@ class HubSpotClient(_HubSpotErrors, BaseClient):
             if not split:
                 raise
             if len(chunk) == 1:
+                context = err.body.get("context") if isinstance(err.body, dict) else None
                 result.errors.append(BatchError(message=err.provider_message or err.message, category=err.category,
                                                 status=err.provider_status, index=offset, input=chunk[0],
                                                 ids=[str(chunk[0]["id"])] if "id" in chunk[0] else [],
                                                 trace_id=chunk[0].get("objectWriteTraceId"), errors=err.errors,
-                                                context=(err.body or {}).get("context") or {} if isinstance(err.body, dict) else {}))
+                                                context=context if isinstance(context, dict) else {}))
                 return
             mid = len(chunk) // 2
             self._send_chunk(path, chunk[:mid], offset, extra, result, idempotent=idempotent, split=split, params=params)

@@ -106,7 +106,25 @@ def enqueue_run(run: SyncRun, queue: str = "default") -> None:
     db.session.commit()
 
 
-def execute_run(run_id: int) -> str:
+def run_now(flow_name: str, *, wait_s: float = 10.0, **kwargs) -> SyncRun:
+    """Record a run and execute it in this process (a card button waiting for its answer).
+
+    When another process holds the object's lock longer than ``wait_s``, the run is handed to
+    the worker instead and comes back still ``queued``.
+    """
+    if flow_name not in registered_flows():
+        raise ValueError(f"unknown flow {flow_name!r}")
+    queue = kwargs.pop("queue", "high")
+    run = SyncRun(flow=flow_name, status="queued", portal_id=kwargs.pop("portal_id"), params=kwargs.pop("params", None) or {}, **kwargs)
+    db.session.add(run)
+    db.session.commit()
+    if execute_run(run.id, wait_s=wait_s, hand_over_when_busy=True) == "busy":
+        enqueue_run(run, queue=queue)
+    db.session.refresh(run)
+    return run
+
+
+def execute_run(run_id: int, wait_s: float = LOCK_TIMEOUT_S, hand_over_when_busy: bool = False) -> str:
     """RQ entry point. Idempotent on ``run_id``: a finished run is not executed again."""
     with app_context():
         run = db.session.get(SyncRun, run_id)
@@ -116,10 +134,17 @@ def execute_run(run_id: int) -> str:
         if run.status in ("succeeded", "skipped"):
             return run.status
         token = job_id_var.set(run.job_id)
-        lock = redis_connection().lock(_lock_name(run), timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+        lock = redis_connection().lock(_lock_name(run), timeout=LOCK_TIMEOUT_S, blocking_timeout=wait_s)
         try:
-            with lock:
+            if not lock.acquire():
+                if hand_over_when_busy:
+                    return "busy"
+                _finish(run, "failed", error="Another run for the same object did not finish in time; this one will be retried.", retriable=True)
+                return run.status
+            try:
                 return _execute_locked(run)
+            finally:
+                lock.release()
         finally:
             job_id_var.reset(token)
 

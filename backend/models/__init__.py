@@ -1,6 +1,7 @@
 """The connector's data, one module per aggregate."""
 from backend.models.base import utcnow  # noqa: F401
 from backend.models.billwerk import BillwerkAccount, BillwerkEntity  # noqa: F401
+from backend.models.imports import ImportCandidate  # noqa: F401
 from backend.models.inbox import InboxEvent  # noqa: F401
 from backend.models.links import ContractLink, CustomerLink  # noqa: F401
 from backend.models.portal import Portal  # noqa: F401

@@ -1,0 +1,96 @@
+"""What the company card shows, and its buttons (CONTRACT §3 card actions for companies)."""
+from __future__ import annotations
+
+from flask import current_app
+
+from backend.billwerk_connection import client_for
+from backend.clients.base import ApiError, NotFound as ApiNotFound
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import HubwerkError, NotFound
+from backend.extensions import db
+from backend.flows.customer_import import COMPANY_PROPERTIES
+from backend.jobs.runs import run_now
+from backend.linking import link_company, link_for_company, unlink_company
+from backend.mapping.customer import validate_customer
+from backend.mapping.problems import record_url
+from backend.models import Portal, SyncRun
+
+IMPORT_FLOWS = ("import_company", "import_customer_for_deal")
+STATUS_LABELS = {"not_connected": "billwerk not connected", "ready": "Ready to import", "invalid": "Needs fixing",
+                 "pending": "Import running", "imported": "Imported", "linked": "Linked"}
+
+
+def billwerk_customer_url(base_url: str, customer_id: str) -> str:
+    return f"{base_url.rstrip('/')}/#/customers/{customer_id}"
+
+
+def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None) -> dict:
+    settings = current_app.config["HUBWERK"]
+    company_url = record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id)
+    account = portal.billwerk_account
+    hubspot = hubspot or HubSpotClient(portal)
+    found = hubspot.batch_read("companies", [company_id], COMPANY_PROPERTIES).results
+    if not found:
+        raise NotFound(f"Company {company_id} does not exist in HubSpot portal {portal.hub_id}.")
+    props = found[0].get("properties") or {}
+    payload = {"company": {"id": str(company_id), "name": props.get("name") or "", "url": company_url},
+               "entity": None, "billwerk": None, "errors": [], "lastSync": _last_sync(portal, company_id), "actions": []}
+    refresh = {"id": "refresh", "label": "Refresh"}
+    if account is None:
+        return payload | {"status": "not_connected", "statusLabel": STATUS_LABELS["not_connected"], "actions": [refresh]}
+    entity = account.entity((props.get("billwerk_entity") or "").strip() or None)
+    if entity is not None:
+        payload["entity"] = {"id": entity.entity_id, "name": entity.name}
+    link = link_for_company(portal, company_id)
+    if link is not None:
+        payload["billwerk"] = {"customerId": link.billwerk_customer_id, "customerName": _customer_name(account, link),
+                               "url": billwerk_customer_url(account.base_url, link.billwerk_customer_id)}
+        status = "linked" if link.origin == "manual" else "imported"
+        actions = [{"id": "unlink", "label": "Unlink", "confirm": f"Unlink this company from billwerk customer {link.billwerk_customer_id}?"}, refresh]
+        return payload | {"status": status, "statusLabel": STATUS_LABELS[status], "actions": actions}
+    problems = validate_customer(props, None, company_id=company_id, contact_id=None)
+    if entity is None:
+        payload["errors"].append({"field": "billwerk_entity", "message": "The company's billwerk entity is not connected", "url": company_url})
+    payload["errors"] += [{"field": p.field, "message": p.message, "url": p.url(settings.hubspot_app_base_url, portal.hub_id)} for p in problems]
+    running = payload["lastSync"] and payload["lastSync"]["status"] in ("queued", "running")
+    status = "pending" if running else ("invalid" if payload["errors"] else "ready")
+    actions = [] if running else [{"id": "import", "label": "Import to billwerk"}]
+    actions += [{"id": "link", "label": "Link to billwerk customer", "input": "billwerkCustomerId"}, refresh]
+    return payload | {"status": status, "statusLabel": STATUS_LABELS[status], "actions": actions}
+
+
+def _customer_name(account, link) -> str | None:
+    try:
+        customer = client_for(account, link.entity_id).get_customer(link.billwerk_customer_id)
+    except (ApiError, HubwerkError):
+        return None
+    return customer.get("CustomerName") or customer.get("CompanyName")
+
+
+def _last_sync(portal: Portal, company_id: str) -> dict | None:
+    run = db.session.execute(db.select(SyncRun).where(
+        SyncRun.portal_id == portal.id, SyncRun.object_type == "company", SyncRun.object_id == str(company_id),
+        SyncRun.flow.in_(IMPORT_FLOWS)).order_by(SyncRun.id.desc()).limit(1)).scalar_one_or_none()
+    if run is None:
+        return None
+    return {"status": run.status, "at": (run.finished_at or run.created_at).isoformat(), "message": run.error or ""}
+
+
+def company_action(portal: Portal, company_id: str, action: str, body: dict) -> dict:
+    hubspot = HubSpotClient(portal)
+    if action == "refresh":
+        return company_payload(portal, company_id, hubspot) | {"message": "Refreshed"}
+    if action == "import":
+        if portal.billwerk_account is None:
+            raise HubwerkError("Connect billwerk first (connector settings > billwerk).", code="billwerk_not_connected", status=409)
+        run = run_now("import_company", portal_id=portal.id, object_type="company", object_id=str(company_id))
+        message = {"succeeded": "Imported into billwerk", "skipped": run.error or "Nothing to import",
+                   "queued": "Import queued; refresh in a moment"}.get(run.status, run.error or "Import failed")
+        return company_payload(portal, company_id, hubspot) | {"message": message}
+    if action == "link":
+        link_company(portal, company_id, str(body.get("billwerkCustomerId") or ""), hubspot)
+        return company_payload(portal, company_id, hubspot) | {"message": "Linked to the billwerk customer"}
+    if action == "unlink":
+        unlink_company(portal, company_id, hubspot)
+        return company_payload(portal, company_id, hubspot) | {"message": "Unlinked"}
+    raise HubwerkError(f"Unknown company card action {action!r}.", code="unknown_action", status=404)

@@ -1,0 +1,472 @@
+"""Customer import: companies of closed-won deals become billwerk customers (Sequence document).
+
+Every path — a webhook about one deal, the company card's button, a workflow action, the import
+tool and ``import-customers`` — ends in :func:`import_prepared`, which works on many companies
+at once: HubSpot is read with search pages of 200 and batch reads of 100 (never one read per
+record), billwerk is asked once per customer, and the results go back to HubSpot in batch
+updates of 100.
+
+Exactly one billwerk customer per company and entity, whatever arrives twice, late or at the
+same time on several workers: a Redis lock per company around find-or-create, billwerk's own
+unique ``ExternalCustomerId`` looked up before creating, and the unique link in the database.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from backend.billwerk_connection import client_for
+from backend.clients.base import ApiError, Conflict, ValidationFailed
+from backend.clients.hubspot import HubSpotClient, SearchCapReached
+from backend.errors import FlowError
+from backend.extensions import db
+from backend.jobs.runs import Skip, flow
+from backend.mapping.customer import build_customer, validate_customer
+from backend.mapping.problems import Problem
+from backend.models import BillwerkAccount, CustomerLink, ImportCandidate, Portal, SyncRun, utcnow
+from backend.pipelines import default_won_stages
+
+log = logging.getLogger(__name__)
+
+COMPANY_PROPERTIES = (
+    "name", "address", "address2", "city", "zip", "country", "state", "phone",
+    "billwerk_house_number", "billwerk_vat_id", "billwerk_locale", "billwerk_default_bearer_medium",
+    "billwerk_destination_country", "billwerk_einvoicing_receiver_id", "billwerk_buyer_reference",
+    "billwerk_einvoicing_network", "billwerk_external_customer_id", "billwerk_entity",
+    "billwerk_customer_id", "billwerk_import_status", "billwerk_import_errors",
+)
+CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone")
+DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "billwerk_entity")
+# A change of these on an "invalid" company may have fixed it (CONTRACT §3, Triggers).
+REVALIDATING_PROPERTIES = frozenset({
+    "name", "address", "address2", "city", "zip", "country", "state", "billwerk_house_number", "billwerk_vat_id",
+    "billwerk_locale", "billwerk_default_bearer_medium", "billwerk_einvoicing_receiver_id",
+    "billwerk_buyer_reference", "billwerk_einvoicing_network", "billwerk_entity",
+})
+DEAL_TO_COMPANY_PRIMARY = 5
+LOCK_TIMEOUT_S = 120
+# Above this many customers to import at once, reading billwerk's customer list (500 a page) is
+# cheaper than one look-up per customer.
+INDEX_THRESHOLD = 50
+
+
+@dataclass
+class Prepared:
+    """What one import needs, read from HubSpot in batches."""
+
+    company_id: str
+    company: dict
+    contact_id: str | None = None
+    contact: dict | None = None
+    deal_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    counts: dict = field(default_factory=lambda: {"imported": 0, "linked_existing": 0, "already_linked": 0, "invalid": 0, "failed": 0})
+    problems: dict[str, list[Problem]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    customer_ids: dict[str, str] = field(default_factory=dict)
+
+
+# -- reading HubSpot in batches ----------------------------------------------------------------------
+
+def won_stages(portal: Portal, hubspot: HubSpotClient) -> set[str]:
+    """The admin's closed-won stages, else HubSpot's won stages (cached five minutes per portal)."""
+    if portal.closed_won_stages:
+        return set(portal.closed_won_stages)
+    redis = current_app.extensions["hubwerk.redis"]()
+    key = f"hubwerk:won-stages:{portal.id}"
+    cached = redis.get(key)
+    if cached is not None:
+        return set(json.loads(cached))
+    stages = default_won_stages(hubspot.pipelines("deals"))
+    redis.set(key, json.dumps(sorted(stages)), ex=300)
+    return stages
+
+
+def _primary_or_first(entries: list[dict], primary_type_id: int | None) -> str | None:
+    if not entries:
+        return None
+    if primary_type_id is not None:
+        for entry in entries:
+            if any(t.get("typeId") == primary_type_id for t in entry.get("associationTypes") or []):
+                return str(entry["toObjectId"])
+    return str(min(entries, key=lambda e: int(e["toObjectId"]))["toObjectId"])
+
+
+def gather_for_deals(hubspot: HubSpotClient, deals: list[dict]) -> tuple[list[Prepared], list[str]]:
+    """Companies (primary, else first) and contacts (first) of closed-won deals, one entry per
+    company: the most recently closed deal decides the contact. Returns the deals without a company too."""
+    deal_ids = [d["id"] for d in deals]
+    companies_of = {r["from"]["id"]: r["to"] for r in hubspot.associations_batch_read("deals", "companies", deal_ids).results}
+    contacts_of = {r["from"]["id"]: r["to"] for r in hubspot.associations_batch_read("deals", "contacts", deal_ids).results}
+    newest_first = sorted(deals, key=lambda d: (d.get("properties") or {}).get("closedate") or "", reverse=True)
+    chosen: dict[str, tuple[str, str | None]] = {}
+    orphans = []
+    for deal in newest_first:
+        company_id = _primary_or_first(companies_of.get(deal["id"], []), DEAL_TO_COMPANY_PRIMARY)
+        if company_id is None:
+            orphans.append(deal["id"])
+            continue
+        if company_id not in chosen:
+            chosen[company_id] = (deal["id"], _primary_or_first(contacts_of.get(deal["id"], []), None))
+    prepared = read_records(hubspot, {cid: (deal_id, contact_id) for cid, (deal_id, contact_id) in chosen.items()})
+    return prepared, orphans
+
+
+def read_records(hubspot: HubSpotClient, wanted: dict[str, tuple[str | None, str | None]]) -> list[Prepared]:
+    """``{company_id: (deal_id, contact_id)}`` -> Prepared, with two batch reads (100 a call)."""
+    companies = {r["id"]: r.get("properties") or {} for r in hubspot.batch_read("companies", list(wanted), COMPANY_PROPERTIES).results}
+    contact_ids = [c for _, c in wanted.values() if c]
+    contacts = {r["id"]: r.get("properties") or {} for r in hubspot.batch_read("contacts", contact_ids, CONTACT_PROPERTIES).results} if contact_ids else {}
+    return [
+        Prepared(company_id, companies[company_id], contact_id if contact_id in contacts else None, contacts.get(contact_id), deal_id)
+        for company_id, (deal_id, contact_id) in wanted.items() if company_id in companies
+    ]
+
+
+def closed_won_deals(hubspot: HubSpotClient, stages: set[str], on_page: Callable[[int], None] | None = None) -> Iterable[dict]:
+    """Every deal in a closed-won stage, 200 a page.
+
+    HubSpot stops a search at 10,000 results; past that, the next window starts after the
+    highest ``hs_object_id`` seen (the deals are sorted by it), so portals of any size are read
+    completely without ever paging past the cap.
+    """
+    if not stages:
+        return
+    last_id = None
+    while True:
+        filters = [{"propertyName": "dealstage", "operator": "IN", "values": sorted(stages)}]
+        if last_id is not None:
+            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
+        seen_in_window = 0
+        try:
+            for page in hubspot.search("deals", [{"filters": filters}], DEAL_PROPERTIES,
+                                       sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
+                for deal in page.results:
+                    last_id = deal["id"]
+                    seen_in_window += 1
+                    yield deal
+                if on_page:
+                    on_page(len(page.results))
+            return
+        except SearchCapReached:
+            if not seen_in_window:
+                raise FlowError("HubSpot's search returned nothing before its 10,000-result limit.", retriable=True)
+            log.info("flow.import.next_search_window", extra={"after_id": last_id})
+
+
+# -- writing ----------------------------------------------------------------------------------------
+
+def _problem_lines(problems: list[Problem], app_base_url: str, hub_id: int) -> str:
+    lines = []
+    for p in problems:
+        lines.append(p.message if p.object_type == "company" else f"{p.message} ({p.object_type} {p.url(app_base_url, hub_id)})")
+    return "\n".join(lines)
+
+
+def _entity_of(account: BillwerkAccount, company: dict) -> str:
+    """The company's entity (``billwerk_entity``), the root entity by default."""
+    wanted = (company.get("billwerk_entity") or "").strip()
+    entity = account.entity(wanted or None)
+    if entity is None:
+        raise FlowError(f"The company's billwerk entity {wanted} is not connected; choose another entity or add it on the connector's billwerk page.")
+    return entity.entity_id
+
+
+def _company_lock(portal: Portal, company_id: str):
+    redis = current_app.extensions["hubwerk.redis"]()
+    return redis.lock(f"hubwerk:lock:company:{portal.id}:{company_id}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
+
+
+def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotClient, items: list[Prepared],
+                    *, progress: Callable[[dict], None] | None = None) -> Outcome:
+    """Import each company at most once; report every company's outcome back to HubSpot."""
+    settings = current_app.config["HUBWERK"]
+    outcome = Outcome()
+    writes: dict[str, dict] = {}
+    indexes: dict[str, dict[str, str]] = {}
+
+    def billwerk_customer_by_external_id(entity_id: str, external_id: str) -> str | None:
+        if len(items) > INDEX_THRESHOLD:
+            if entity_id not in indexes:
+                indexes[entity_id] = {c["ExternalCustomerId"]: c["Id"] for c in client_for(account, entity_id).customers()
+                                      if c.get("ExternalCustomerId")}
+            return indexes[entity_id].get(external_id)
+        found = client_for(account, entity_id).find_customer_by_external_id(external_id)
+        return found["Id"] if found else None
+
+    for done, item in enumerate(items, start=1):
+        cid = item.company_id
+        try:
+            entity_id = _entity_of(account, item.company)
+        except FlowError as exc:
+            outcome.problems[cid] = [Problem("billwerk_entity", exc.message, "company", cid)]
+        else:
+            with _company_lock(portal, cid):
+                _import_one(portal, account, item, entity_id, outcome, billwerk_customer_by_external_id)
+        if cid in outcome.problems:
+            outcome.counts["invalid"] += 1
+            writes[cid] = {"billwerk_import_status": "invalid",
+                           "billwerk_import_errors": _problem_lines(outcome.problems[cid], settings.hubspot_app_base_url, portal.hub_id)}
+        elif cid in outcome.customer_ids:
+            writes[cid] = {"billwerk_customer_id": outcome.customer_ids[cid], "billwerk_import_errors": ""}
+            if (item.company.get("billwerk_import_status") or "") != "linked":
+                writes[cid]["billwerk_import_status"] = "imported"
+        if progress and done % 100 == 0:
+            progress(outcome.counts)
+    _record_candidates(portal, items, outcome)
+    _write_back(hubspot, writes, outcome)
+    return outcome
+
+
+def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcome, lookup) -> None:
+    cid = item.company_id
+    link = db.session.execute(db.select(CustomerLink).where(
+        CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == cid,
+    )).scalar_one_or_none()
+    if link is not None:
+        outcome.counts["already_linked"] += 1
+        outcome.customer_ids[cid] = link.billwerk_customer_id
+        return
+    problems = validate_customer(item.company, item.contact, company_id=cid, contact_id=item.contact_id)
+    if problems:
+        outcome.problems[cid] = problems
+        log.info("flow.import.invalid_address", extra={"hub_id": portal.hub_id, "company_id": cid, "problems": len(problems)})
+        return
+    payload = build_customer(item.company, item.contact, company_id=cid)
+    external_id = payload["ExternalCustomerId"]
+    billwerk = client_for(account, entity_id)
+    try:
+        customer_id = lookup(entity_id, external_id)
+        if customer_id is not None:
+            outcome.counts["linked_existing"] += 1
+        else:
+            try:
+                customer_id = billwerk.create_customer(payload)["Id"]
+                outcome.counts["imported"] += 1
+            except Conflict:  # created meanwhile (an earlier attempt that died before linking)
+                found = billwerk.find_customer_by_external_id(external_id)
+                if found is None:
+                    raise
+                customer_id = found["Id"]
+                outcome.counts["linked_existing"] += 1
+    except ValidationFailed as exc:
+        outcome.problems[cid] = [Problem("name", f"billwerk refused the customer: {exc.provider_message or exc.message}", "company", cid)]
+        return
+    except ApiError as exc:
+        outcome.counts["failed"] += 1
+        outcome.errors[cid] = exc.message
+        if not exc.retriable:
+            return
+        raise FlowError(f"billwerk is not answering properly ({exc.message}); the import will be retried.", retriable=True) from None
+    db.session.add(CustomerLink(portal_id=portal.id, entity_id=entity_id, hubspot_company_id=cid,
+                                billwerk_customer_id=customer_id, origin="import"))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # linked meanwhile by someone holding no lock (a manual link): keep theirs
+        existing = db.session.execute(db.select(CustomerLink).where(
+            CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == cid,
+        )).scalar_one()
+        customer_id = existing.billwerk_customer_id
+    outcome.customer_ids[cid] = customer_id
+    log.info("flow.import.customer_linked", extra={"hub_id": portal.hub_id, "company_id": cid, "customer_id": customer_id})
+
+
+def _write_back(hubspot: HubSpotClient, writes: dict[str, dict], outcome: Outcome) -> None:
+    if not writes:
+        return
+    result = hubspot.batch_update("companies", [{"id": cid, "properties": props} for cid, props in writes.items()])
+    for error in result.errors:
+        outcome.errors.setdefault(str((error.input or {}).get("id")), f"HubSpot refused the status update: {error.message}")
+
+
+def _record_candidates(portal: Portal, items: list[Prepared], outcome: Outcome) -> None:
+    """Keep the import tool's list current with what just happened."""
+    by_company = {c.hubspot_company_id: c for c in db.session.execute(db.select(ImportCandidate).where(
+        ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_company_id.in_([i.company_id for i in items]),
+    )).scalars()} if items else {}
+    now = utcnow()
+    for item in items:
+        row = by_company.get(item.company_id)
+        if row is None:
+            row = ImportCandidate(portal_id=portal.id, hubspot_company_id=item.company_id)
+            db.session.add(row)
+        row.company_name = item.company.get("name")
+        row.hubspot_deal_id = item.deal_id
+        row.hubspot_contact_id = item.contact_id
+        row.entity_id = (item.company.get("billwerk_entity") or None)
+        row.scanned_at = now
+        if item.company_id in outcome.problems:
+            row.status = "invalid"
+            row.problems = [p.__dict__ for p in outcome.problems[item.company_id]]
+            row.error = None
+        elif item.company_id in outcome.customer_ids:
+            row.status = "linked" if (item.company.get("billwerk_import_status") == "linked") else "imported"
+            row.billwerk_customer_id = outcome.customer_ids[item.company_id]
+            row.problems = []
+            row.error = None
+            row.imported_at = row.imported_at or now
+        elif item.company_id in outcome.errors:
+            row.status = "failed"
+            row.error = outcome.errors[item.company_id]
+    db.session.commit()
+
+
+def scan_candidates(portal: Portal, account: BillwerkAccount, items: list[Prepared]) -> dict:
+    """Validate without importing: the import tool's list (ready / invalid / imported / linked)."""
+    links = {(l.hubspot_company_id): l for l in db.session.execute(db.select(CustomerLink).where(CustomerLink.portal_id == portal.id)).scalars()}
+    outcome = Outcome()
+    counts = {"ready": 0, "invalid": 0, "imported": 0, "linked": 0}
+    for item in items:
+        link = links.get(item.company_id)
+        if link is not None:
+            outcome.customer_ids[item.company_id] = link.billwerk_customer_id
+            counts["linked" if link.origin == "manual" else "imported"] += 1
+            continue
+        problems = validate_customer(item.company, item.contact, company_id=item.company_id, contact_id=item.contact_id)
+        if account.entity((item.company.get("billwerk_entity") or "").strip() or None) is None:
+            problems.append(Problem("billwerk_entity", "The company's billwerk entity is not connected", "company", item.company_id))
+        if problems:
+            outcome.problems[item.company_id] = problems
+            counts["invalid"] += 1
+        else:
+            counts["ready"] += 1
+    _record_candidates(portal, items, outcome)
+    ready = db.session.execute(db.select(ImportCandidate).where(
+        ImportCandidate.portal_id == portal.id,
+        ImportCandidate.hubspot_company_id.in_([i.company_id for i in items if i.company_id not in outcome.problems and i.company_id not in outcome.customer_ids]),
+    )).scalars().all() if items else []
+    for row in ready:
+        row.status, row.problems, row.error = "ready", [], None
+    for row in db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == portal.id,
+                                                                   ImportCandidate.hubspot_company_id.in_(list(outcome.customer_ids)))).scalars():
+        link = links[row.hubspot_company_id]
+        row.status = "linked" if link.origin == "manual" else "imported"
+    db.session.commit()
+    return counts
+
+
+# -- the flows ----------------------------------------------------------------------------------------
+
+def _context(run: SyncRun) -> tuple[Portal, BillwerkAccount, HubSpotClient]:
+    portal = db.session.get(Portal, run.portal_id)
+    if portal is None or portal.status == "revoked":
+        raise Skip("The connector is no longer installed in this portal.")
+    if portal.status != "active":
+        raise FlowError("HubSpot no longer accepts the connector's token; reinstall the connector.", retriable=False)
+    account = portal.billwerk_account
+    if account is None:
+        raise Skip("billwerk is not connected yet; nothing to import into.")
+    return portal, account, HubSpotClient(portal)
+
+
+def _finish(outcome: Outcome, total: int) -> dict:
+    counts = dict(outcome.counts, companies=total)
+    if outcome.errors:
+        first = next(iter(outcome.errors.items()))
+        raise FlowError(f"{len(outcome.errors)} compan{'y' if len(outcome.errors) == 1 else 'ies'} could not be imported "
+                        f"(company {first[0]}: {first[1]}); replay this run to try again.", retriable=True)
+    return counts
+
+
+def _single(outcome: Outcome, company_id: str) -> dict:
+    if company_id in outcome.problems:
+        raise FlowError("Needs fixing in HubSpot: " + "; ".join(p.message for p in outcome.problems[company_id]))
+    return _finish(outcome, 1)
+
+
+@flow("import_customer_for_deal")
+def import_customer_for_deal(run: SyncRun) -> dict:
+    """A deal was created in, moved into, or re-dated in a closed-won stage."""
+    portal, account, hubspot = _context(run)
+    deal = hubspot.batch_read("deals", [run.object_id], DEAL_PROPERTIES).results
+    if not deal:
+        raise Skip(f"Deal {run.object_id} no longer exists.")
+    stage = (deal[0].get("properties") or {}).get("dealstage")
+    if stage not in won_stages(portal, hubspot):
+        raise Skip(f"Deal {run.object_id} is not closed-won (stage {stage}).")
+    prepared, orphans = gather_for_deals(hubspot, deal)
+    if orphans:
+        raise FlowError(f"Deal {run.object_id} has no company: associate one, then replay this run.")
+    item = prepared[0]
+    if db.session.execute(db.select(CustomerLink.id).where(CustomerLink.portal_id == portal.id,
+                                                           CustomerLink.hubspot_company_id == item.company_id)).first():
+        raise Skip(f"Company {item.company_id} is already linked to a billwerk customer.")
+    return _single(import_prepared(portal, account, hubspot, [item]), item.company_id)
+
+
+@flow("import_company")
+def import_company(run: SyncRun) -> dict:
+    """One company (card button, workflow action, an address fix on an invalid company)."""
+    portal, account, hubspot = _context(run)
+    cid = run.object_id
+    if run.params.get("only_if_invalid"):
+        current = hubspot.batch_read("companies", [cid], ["billwerk_import_status"]).results
+        if not current or (current[0].get("properties") or {}).get("billwerk_import_status") != "invalid":
+            raise Skip("The company is not waiting for a fix.")
+    deals = hubspot.associations_batch_read("companies", "deals", [cid]).results
+    deal_ids = [str(t["toObjectId"]) for r in deals for t in r["to"]]
+    contact_id, deal_id = None, None
+    if deal_ids:
+        stages = won_stages(portal, hubspot)
+        won = [d for d in hubspot.batch_read("deals", deal_ids, DEAL_PROPERTIES).results
+               if (d.get("properties") or {}).get("dealstage") in stages]
+        if won:
+            newest = max(won, key=lambda d: (d.get("properties") or {}).get("closedate") or "")
+            deal_id = newest["id"]
+            contacts = hubspot.associations_batch_read("deals", "contacts", [deal_id]).results
+            contact_id = _primary_or_first(contacts[0]["to"], None) if contacts else None
+    if contact_id is None:
+        contacts = hubspot.associations_batch_read("companies", "contacts", [cid]).results
+        contact_id = _primary_or_first(contacts[0]["to"], None) if contacts else None
+    prepared = read_records(hubspot, {cid: (deal_id, contact_id)})
+    if not prepared:
+        raise Skip(f"Company {cid} no longer exists.")
+    return _single(import_prepared(portal, account, hubspot, prepared), cid)
+
+
+@flow("scan_import_candidates")
+def scan_import_candidates(run: SyncRun) -> dict:
+    """The import tool's list: every company of a closed-won deal, checked, nothing imported."""
+    portal, account, hubspot = _context(run)
+    deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: _progress(run, {"deals_read": n}, add=True)))
+    prepared, orphans = gather_for_deals(hubspot, deals)
+    counts = scan_candidates(portal, account, prepared)
+    return dict(counts, deals=len(deals), deals_without_company=len(orphans))
+
+
+@flow("import_customers")
+def import_customers(run: SyncRun) -> dict:
+    """Bulk import: ``params.company_ids`` (from the tool), else every company of a closed-won deal
+    that is not linked yet (invalid ones are checked again)."""
+    portal, account, hubspot = _context(run)
+    wanted = run.params.get("company_ids")
+    if wanted:
+        rows = {c.hubspot_company_id: c for c in db.session.execute(db.select(ImportCandidate).where(
+            ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_company_id.in_([str(w) for w in wanted]))).scalars()}
+        prepared = read_records(hubspot, {str(cid): ((rows[str(cid)].hubspot_deal_id, rows[str(cid)].hubspot_contact_id) if str(cid) in rows else (None, None)) for cid in wanted})
+        orphans = []
+    else:
+        deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot)))
+        prepared, orphans = gather_for_deals(hubspot, deals)
+        linked = {cid for (cid,) in db.session.execute(db.select(CustomerLink.hubspot_company_id).where(CustomerLink.portal_id == portal.id))}
+        prepared = [p for p in prepared if p.company_id not in linked]
+    outcome = import_prepared(portal, account, hubspot, prepared, progress=lambda counts: _progress(run, counts))
+    return dict(_finish(outcome, len(prepared)), deals_without_company=len(orphans))
+
+
+def _progress(run: SyncRun, counts: dict, add: bool = False) -> None:
+    """Visible progress for long runs (the tool polls the run's counts)."""
+    current = dict(run.counts or {})
+    for key, value in counts.items():
+        current[key] = current.get(key, 0) + value if add else value
+    run.counts = current
+    db.session.commit()

@@ -1,0 +1,89 @@
+"""Linking a HubSpot company to an existing billwerk customer by hand, and unlinking."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+
+from backend.billwerk_connection import client_for
+from backend.clients.base import ApiError, NotFound as ApiNotFound
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import HubwerkError
+from backend.extensions import db
+from backend.models import CustomerLink, ImportCandidate, Portal
+
+log = logging.getLogger(__name__)
+
+
+def link_for_company(portal: Portal, company_id: str) -> CustomerLink | None:
+    return db.session.execute(db.select(CustomerLink).where(
+        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == str(company_id))).scalars().first()
+
+
+def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: HubSpotClient | None = None) -> CustomerLink:
+    customer_id = (customer_id or "").strip()
+    if not customer_id:
+        raise HubwerkError("Enter the id of the billwerk customer to link.", code="missing_customer_id")
+    account = portal.billwerk_account
+    if account is None:
+        raise HubwerkError("Connect billwerk first (connector settings > billwerk).", code="billwerk_not_connected", status=409)
+    hubspot = hubspot or HubSpotClient(portal)
+    company = hubspot.batch_read("companies", [company_id], ["name", "billwerk_entity"]).results
+    if not company:
+        raise HubwerkError(f"Company {company_id} does not exist in this HubSpot portal.", code="not_found", status=404)
+    entity = account.entity(((company[0].get("properties") or {}).get("billwerk_entity") or "").strip() or None)
+    if entity is None:
+        raise HubwerkError("The company's billwerk entity is not connected; choose another entity on the company.", code="unknown_entity")
+    try:
+        client_for(account, entity.entity_id).get_customer(customer_id)
+    except ApiNotFound:
+        raise HubwerkError(f"billwerk has no customer {customer_id} in entity {entity.name}.", code="customer_not_found", status=404) from None
+    except ApiError as exc:
+        raise HubwerkError(f"Could not check the customer in billwerk: {exc.message}", code="billwerk_unavailable", status=502) from None
+    existing = link_for_company(portal, company_id)
+    if existing is not None:
+        if existing.billwerk_customer_id == customer_id:
+            return existing
+        raise HubwerkError(f"This company is already linked to billwerk customer {existing.billwerk_customer_id}; unlink it first.", code="already_linked", status=409)
+    link = CustomerLink(portal_id=portal.id, entity_id=entity.entity_id, hubspot_company_id=str(company_id),
+                        billwerk_customer_id=customer_id, origin="manual")
+    db.session.add(link)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        other = db.session.execute(db.select(CustomerLink).where(
+            CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity.entity_id,
+            CustomerLink.billwerk_customer_id == customer_id)).scalars().first()
+        raise HubwerkError(f"billwerk customer {customer_id} is already linked to company {other.hubspot_company_id if other else 'another company'}.",
+                           code="customer_already_linked", status=409) from None
+    result = hubspot.batch_update("companies", [{"id": str(company_id), "properties": {
+        "billwerk_customer_id": customer_id, "billwerk_import_status": "linked", "billwerk_import_errors": ""}}])
+    if result.errors:
+        db.session.delete(link)
+        db.session.commit()
+        raise HubwerkError(f"HubSpot refused the link: {result.errors[0].message}", code="hubspot_refused", status=409)
+    _candidate_status(portal, company_id, "linked", customer_id)
+    log.info("flow.link.created", extra={"hub_id": portal.hub_id, "company_id": company_id, "customer_id": customer_id})
+    return link
+
+
+def unlink_company(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None) -> None:
+    link = link_for_company(portal, company_id)
+    if link is None:
+        raise HubwerkError("This company is not linked to a billwerk customer.", code="not_linked", status=409)
+    db.session.delete(link)
+    db.session.commit()
+    (hubspot or HubSpotClient(portal)).batch_update("companies", [{"id": str(company_id), "properties": {
+        "billwerk_customer_id": "", "billwerk_import_status": "", "billwerk_import_errors": ""}}])
+    _candidate_status(portal, company_id, "ready", None)
+    log.info("flow.link.removed", extra={"hub_id": portal.hub_id, "company_id": company_id})
+
+
+def _candidate_status(portal: Portal, company_id: str, status: str, customer_id: str | None) -> None:
+    row = db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == portal.id,
+                                                              ImportCandidate.hubspot_company_id == str(company_id))).scalar_one_or_none()
+    if row is not None:
+        row.status = status
+        row.billwerk_customer_id = customer_id
+        db.session.commit()

@@ -1,0 +1,52 @@
+"""App-card endpoints (``hubspot.fetch``, signed v3). The portal comes only from the signed
+query string; the body never names a tenant."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from backend.errors import HubwerkError
+from backend.flows.company_card import company_action, company_payload
+from backend.web import inbound
+
+bp = Blueprint("cards", __name__, url_prefix="/api/cards")
+
+COMPANY_ACTIONS = ("import", "link", "unlink", "refresh")
+
+
+def _portal():
+    inbound.authenticate_hubspot(accept=("v3",))
+    inbound.check_app_id()
+    return inbound.installed_portal(request.args.get("portalId"))
+
+
+def _object_id(value: str) -> str:
+    if not value.isdigit() or len(value) > 20:
+        raise HubwerkError("The record id must be a HubSpot object id (digits).", code="bad_request", status=400)
+    return value
+
+
+@bp.get("/companies/<company_id>")
+def company(company_id: str):
+    portal = _portal()
+    return jsonify(company_payload(portal, _object_id(company_id)))
+
+
+@bp.post("/companies/<company_id>/<action>")
+def company_button(company_id: str, action: str):
+    portal = _portal()
+    company_id = _object_id(company_id)
+    if action not in COMPANY_ACTIONS:
+        raise HubwerkError(f"Unknown company card action {action!r}; use one of {', '.join(COMPANY_ACTIONS)}.", code="unknown_action", status=404)
+    body = request.get_json(silent=True, force=True) if request.get_data() else {}
+    if not isinstance(body, dict):
+        raise HubwerkError("The body must be a JSON object.", code="malformed_json", status=400)
+    stored = inbound.store_delivery("hubspot_card", name=f"company.{action}", portal=portal, dedupe_key=f"company:{company_id}:{action}")
+    try:
+        result = company_action(portal, company_id, action, body)
+    except HubwerkError as exc:
+        stored.mark("failed", exc.message)
+        inbound.db.session.commit()
+        raise
+    stored.mark("processed")
+    inbound.db.session.commit()
+    return jsonify(result)

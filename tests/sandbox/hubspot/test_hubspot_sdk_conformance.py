@@ -1,0 +1,172 @@
+"""HubSpot's official Python SDK (hubspot-api-client) against the sandbox.
+
+Every call goes through the SDK's generated client, so the sandbox's paths, status codes and
+payload shapes must deserialize into the SDK's models exactly as the real API's do.
+"""
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from hubspot import HubSpot
+from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
+from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
+
+NAME = {"companies": "name", "contacts": "firstname", "deals": "dealname", "products": "name", "line_items": "name"}
+
+
+@pytest.fixture
+def client(hubspot_sandbox, tokens):
+    return HubSpot(access_token=tokens["access_token"], host=hubspot_sandbox.base_url)
+
+
+@pytest.mark.parametrize("otype", list(NAME))
+def test_objects_basic_batch_search(client, hubspot_sandbox, otype):
+    hubspot_sandbox.set_limits(search_rate_per_s=100)
+    api = getattr(client.crm, otype)
+    prop = NAME[otype]
+    created = api.basic_api.create({"properties": {prop: "SDK one"}})
+    assert created.id and created.properties[prop] == "SDK one"
+    got = api.basic_api.get_by_id(created.id, properties=[prop])
+    assert got.properties[prop] == "SDK one"
+    upd = api.basic_api.update(created.id, {"properties": {prop: "SDK two"}})
+    assert upd.properties[prop] == "SDK two"
+    page = api.basic_api.get_page(limit=10, properties=[prop])
+    assert [r.id for r in page.results] == [created.id]
+    batch = api.batch_api.create({"inputs": [{"properties": {prop: f"b{i}"}} for i in range(3)]})
+    assert batch.status == "COMPLETE" and len(batch.results) == 3
+    ids = [r.id for r in batch.results]
+    read = api.batch_api.read({"inputs": [{"id": i} for i in ids], "properties": [prop]})
+    assert sorted(r.properties[prop] for r in read.results) == ["b0", "b1", "b2"]
+    upd = api.batch_api.update({"inputs": [{"id": ids[0], "properties": {prop: "bx"}}]})
+    assert upd.results[0].properties[prop] == "bx"
+    found = api.search_api.do_search({"filterGroups": [{"filters": [
+        {"propertyName": prop, "operator": "EQ", "value": "bx"}]}], "properties": [prop], "limit": 10})
+    assert found.total == 1 and found.results[0].id == ids[0]
+    api.batch_api.archive({"inputs": [{"id": ids[1]}]})
+    api.basic_api.archive(created.id)
+    assert len(api.basic_api.get_page(limit=100).results) == 2
+
+
+def test_generic_objects_api_and_upsert(client):
+    client.crm.properties.core_api.create("products", {
+        "name": "billwerk_id", "label": "billwerk ID", "type": "string", "fieldType": "text",
+        "groupName": "productinformation", "hasUniqueValue": True})
+    res = client.crm.objects.batch_api.upsert("products", {"inputs": [
+        {"id": "pv-1", "idProperty": "billwerk_id", "properties": {"name": "Plan"}}]})
+    assert res.results[0].new is True
+    res = client.crm.products.batch_api.upsert({"inputs": [
+        {"id": "pv-1", "idProperty": "billwerk_id", "properties": {"name": "Plan 2"}}]})
+    assert res.results[0].new is False and res.results[0].properties["name"] == "Plan 2"
+    page = client.crm.objects.basic_api.get_page("0-7", properties=["billwerk_id"])
+    assert page.results[0].properties["billwerk_id"] == "pv-1"
+
+
+def test_sdk_sees_errors(client):
+    with pytest.raises(ObjectsApiException) as exc:
+        client.crm.objects.basic_api.create("deals", {"properties": {"nope": "1"}})
+    assert exc.value.status == 400 and "PROPERTY_DOESNT_EXIST" in exc.value.body
+    partial = client.crm.deals.batch_api.create({"inputs": [
+        {"properties": {"dealname": "ok"}}, {"properties": {"amount": "x"}, "objectWriteTraceId": "t"}]})
+    assert partial.num_errors == 1 and partial.errors[0].context["objectWriteTraceId"] == ["t"]
+
+
+def test_properties_and_groups(client):
+    grp = client.crm.properties.groups_api.create("deals", {"name": "billwerk", "label": "billwerk", "displayOrder": -1})
+    assert grp.name == "billwerk"
+    assert any(g.name == "billwerk" for g in client.crm.properties.groups_api.get_all("deals").results)
+    assert client.crm.properties.groups_api.get_by_name("deals", "billwerk").label == "billwerk"
+    client.crm.properties.groups_api.update("deals", "billwerk", {"label": "Billwerk"})
+    prop = client.crm.properties.core_api.create("deals", {
+        "name": "billwerk_lifecycle_status", "label": "Status", "type": "enumeration", "fieldType": "select",
+        "groupName": "billwerk", "options": [{"label": "Active", "value": "Active", "hidden": False, "displayOrder": 0}]})
+    assert prop.options[0].value == "Active"
+    assert client.crm.properties.core_api.get_by_name("deals", "billwerk_lifecycle_status").type == "enumeration"
+    client.crm.properties.core_api.update("deals", "billwerk_lifecycle_status", {"label": "Lifecycle"})
+    names = {p.name for p in client.crm.properties.core_api.get_all("deals").results}
+    assert {"dealname", "billwerk_lifecycle_status"} <= names
+    batch = client.crm.properties.batch_api.create("deals", {"inputs": [
+        {"name": "billwerk_contract_id", "label": "Contract", "type": "string", "fieldType": "text", "groupName": "billwerk"}]})
+    assert batch.results[0].name == "billwerk_contract_id"
+    read = client.crm.properties.batch_api.read("deals", {"inputs": [{"name": "billwerk_contract_id"}], "archived": False})
+    assert read.results[0].name == "billwerk_contract_id"
+    client.crm.properties.batch_api.archive("deals", {"inputs": [{"name": "billwerk_contract_id"}]})
+    client.crm.properties.core_api.archive("deals", "billwerk_lifecycle_status")
+    with pytest.raises(PropertiesApiException) as exc:
+        client.crm.properties.core_api.create("deals", {"name": "dealname", "label": "x", "type": "string",
+                                                        "fieldType": "text", "groupName": "dealinformation"})
+    assert exc.value.status == 409
+    client.crm.properties.groups_api.archive("deals", "billwerk")
+
+
+def test_pipelines(client):
+    pipelines = client.crm.pipelines.pipelines_api.get_all("deals").results
+    default = next(p for p in pipelines if p.id == "default")
+    won = next(s for s in default.stages if s.id == "closedwon")
+    assert won.metadata == {"probability": "1.0", "isClosed": "true"}
+    created = client.crm.pipelines.pipelines_api.create("deals", {"label": "Enterprise", "displayOrder": 1, "stages": [
+        {"label": "Open", "displayOrder": 0, "metadata": {"probability": "0.2"}},
+        {"label": "Won", "displayOrder": 1, "metadata": {"probability": "1.0", "isClosed": "true"}}]})
+    assert client.crm.pipelines.pipelines_api.get_by_id("deals", created.id).label == "Enterprise"
+    stages = client.crm.pipelines.pipeline_stages_api.get_all("deals", created.id).results
+    assert len(stages) == 2
+    assert client.crm.pipelines.pipeline_stages_api.get_by_id("deals", created.id, stages[1].id).metadata["probability"] == "1.0"
+    st = client.crm.pipelines.pipeline_stages_api.create("deals", created.id, {
+        "label": "Lost", "displayOrder": 2, "metadata": {"probability": "0.0", "isClosed": "true"}})
+    assert st.id
+
+
+def test_associations_v4(client):
+    deal = client.crm.deals.basic_api.create({"properties": {"dealname": "A"}}).id
+    comp = client.crm.companies.basic_api.create({"properties": {"name": "B"}}).id
+    contact = client.crm.contacts.basic_api.create({"properties": {"email": "c@d.de"}}).id
+    assoc = client.crm.associations.v4
+    res = assoc.basic_api.create_default("deals", deal, "companies", comp)
+    assert res.status == "COMPLETE"
+    labelled = assoc.basic_api.create("deals", deal, "companies", comp,
+                                      [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}])
+    assert labelled.to_object_id == comp and labelled.labels == ["Primary"]
+    page = assoc.basic_api.get_page("deals", deal, "companies", limit=500)
+    assert page.results[0].to_object_id == comp
+    assert sorted(t.type_id for t in page.results[0].association_types) == [5, 341]
+    assoc.batch_api.create("deals", "contacts", {"inputs": [
+        {"from": {"id": deal}, "to": {"id": contact},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}]})
+    read = assoc.batch_api.get_page("deals", "contacts", {"inputs": [{"id": deal}]})
+    assert read.results[0].to[0].to_object_id == contact
+    assoc.batch_api.create_default("contacts", "companies", {"inputs": [{"from": {"id": contact}, "to": {"id": comp}}]})
+    assoc.batch_api.archive("deals", "contacts", {"inputs": [{"from": {"id": deal}, "to": [{"id": contact}]}]})
+    assoc.basic_api.archive("deals", deal, "companies", comp)
+    assert assoc.basic_api.get_page("deals", deal, "companies").results == []
+
+
+def test_oauth_tokens_and_info(client, hubspot_sandbox, tokens):
+    hs = hubspot_sandbox
+    oauth = HubSpot(host=hs.base_url).oauth
+    fresh = oauth.tokens_api.create(grant_type="refresh_token", refresh_token=tokens["refresh_token"],
+                                    client_id=hs.client_id, client_secret=hs.client_secret)
+    assert fresh.access_token and fresh.expires_in == 1800
+    info = oauth.access_tokens_api.get(fresh.access_token)
+    assert info.hub_id == hs.default_portal_id and info.app_id == 4242
+    rt = oauth.refresh_tokens_api.get(tokens["refresh_token"])
+    assert rt.hub_id == hs.default_portal_id
+    hs.configure(auto_approve=True)
+    loc = requests.get(hs.base_url + "/oauth/authorize", params={"client_id": hs.client_id, "redirect_uri": "http://x/cb",
+                                                                 "scope": "oauth"}, allow_redirects=False).headers["Location"]
+    code = parse_qs(urlsplit(loc).query)["code"][0]
+    exchanged = oauth.tokens_api.create(grant_type="authorization_code", code=code, redirect_uri="http://x/cb",
+                                        client_id=hs.client_id, client_secret=hs.client_secret)
+    assert exchanged.access_token and exchanged.refresh_token   # the SDK model has no hub_id field
+    assert oauth.access_tokens_api.get(exchanged.access_token).hub_id == hs.default_portal_id
+    oauth.refresh_tokens_api.archive(tokens["refresh_token"])
+
+
+def test_callbacks_complete(client, hubspot_sandbox, receiver):
+    hs = hubspot_sandbox
+    receiver.response_body = {"outputFields": {"hs_execution_state": "BLOCK"}}
+    hs.execute_workflow_action(hs.default_portal_id, receiver.url + "/a", "deals", 1, {})
+    hs.execute_workflow_action(hs.default_portal_id, receiver.url + "/a", "deals", 2, {})
+    first, second = list(hs.callbacks())
+    client.automation.actions.callbacks_api.complete(first, {"outputFields": {"hs_execution_state": "SUCCESS"}})
+    client.automation.actions.callbacks_api.complete_batch({"inputs": [
+        {"callbackId": second, "outputFields": {"hs_execution_state": "FAIL_CONTINUE"}}]})
+    assert {c["state"] for c in hs.callbacks().values()} == {"COMPLETED"}

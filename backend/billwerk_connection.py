@@ -143,11 +143,11 @@ def client_for(account: BillwerkAccount, entity_id: str | None = None):
     Every client of one account in this process shares one access token, so a worker does not
     fetch a token per job.
     """
-    from backend.clients.billwerk import BillwerkClient, _TokenCache
+    from backend.clients.billwerk import BillwerkClient, TokenCache
 
     key = (account.base_url, account.client_id)
-    cache = _token_caches.setdefault(key, _TokenCache())
+    cache = _token_caches.setdefault(key, TokenCache())
     entity = account.entity(entity_id)
     if entity is None:
         raise HubwerkError(f"Entity {entity_id} is not connected for this billwerk account; add it on the connector's billwerk page.", code="unknown_entity")
-    return BillwerkClient(account.base_url, account.client_id, account.client_secret, entity_id=entity.entity_id, _tokens=cache)
+    return BillwerkClient(account.base_url, account.client_id, account.client_secret, entity_id=entity.entity_id, token_cache=cache)

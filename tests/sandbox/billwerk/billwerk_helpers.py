@@ -15,7 +15,7 @@ import requests
 from flask import Flask, request
 
 from sandbox.billwerk import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from sandbox.billwerk.testing import billwerk_sandbox, stop_server  # noqa: F401  (the fixture under test)
+from sandbox.billwerk.testing import billwerk_sandbox  # noqa: F401  (the fixture under test)
 from sandbox.server import ServerThread
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -126,7 +126,7 @@ def seeded(bw):
 def receiver():
     r = Receiver()
     yield r
-    stop_server(r.server)
+    r.server.stop()
 
 
 def first(items, **match):

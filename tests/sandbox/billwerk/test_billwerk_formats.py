@@ -63,8 +63,7 @@ def test_serve_sets_base_url_and_settings_are_checked():
         assert bw.base_url == server.url
         assert requests.get(f"{bw.base_url}/_sandbox/limits").json()["rate_limit"] == 10_000
     finally:
-        from sandbox.billwerk.testing import stop_server
-        stop_server(server)
+        server.stop()
         bw.stop()
     with pytest.raises(TypeError):
         BillwerkSandbox(no_such_setting=1)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from billwerk_helpers import UK, Api, Receiver, new_customer_body, signup, stop_server
+from billwerk_helpers import UK, Api, Receiver, new_customer_body, signup
 from sandbox.billwerk import BillwerkSandbox
 from sandbox.server import ServerThread
 
@@ -168,7 +168,7 @@ def test_entity_scope_and_account_scope(seeded, api):
         assert api.post("webhooks", {"url": "ftp://x", "events": ["CustomerCreated"]}).status_code == 422
     finally:
         for rx in (root_rx, uk_rx, other_rx):
-            stop_server(rx.server)
+            rx.server.stop()
 
 
 def test_drop_and_duplicate_faults(seeded, receiver):

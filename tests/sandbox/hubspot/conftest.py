@@ -8,7 +8,8 @@ import pytest
 import requests
 from flask import Flask, request
 
-from sandbox.hubspot.testing import fast_server, hubspot_sandbox  # noqa: F401  (the fixture under test)
+from sandbox.hubspot.testing import hubspot_sandbox  # noqa: F401  (the fixture under test)
+from sandbox.server import ServerThread
 
 
 class Api:
@@ -70,7 +71,7 @@ class Receiver:
                 status = self.statuses.pop(0) if self.statuses else 200
             return json.dumps(self.response_body or {}), status, {"Content-Type": "application/json"}
 
-        self.server = fast_server(app)
+        self.server = ServerThread(app).start()
         self.url = self.server.url
 
     def events(self) -> list[dict]:

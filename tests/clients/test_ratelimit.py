@@ -1,0 +1,71 @@
+"""The Redis rate limiter: one budget per key across clients, threads and processes."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from backend.clients.hubspot import HubSpotClient
+from backend.clients.ratelimit import RateLimitTimeout, RedisRateLimiter
+from tests.clients.conftest import calls
+
+
+def test_limiter_grants_calls_per_window_then_waits(redis):
+    waits = []
+    limiter = RedisRateLimiter(redis, "unit", 3, 0.5, slack_s=0.0, sleep=lambda s: (waits.append(s), time.sleep(s)))
+
+    assert [limiter.try_acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert 0 < limiter.try_acquire() <= 0.5
+    started = time.monotonic()
+    limiter.acquire()
+    assert 0.3 < time.monotonic() - started < 1.0 and waits
+
+
+def test_limiters_with_the_same_key_share_one_budget(redis):
+    a = RedisRateLimiter(redis, "shared", 2, 10.0)
+    b = RedisRateLimiter(redis, "shared", 2, 10.0)
+    other = RedisRateLimiter(redis, "other", 2, 10.0)
+    assert a.try_acquire() == 0.0 and b.try_acquire() == 0.0
+    assert a.try_acquire() > 0 and b.try_acquire() > 0
+    assert other.try_acquire() == 0.0
+
+
+def test_limiter_gives_up_after_max_wait(redis):
+    limiter = RedisRateLimiter(redis, "stuck", 1, 60.0, max_wait_s=1.0)
+    limiter.acquire()
+    with pytest.raises(RateLimitTimeout):
+        limiter.acquire()
+
+
+@pytest.mark.slow
+def test_burst_of_300_calls_from_five_workers_sees_no_429(app, hubspot_sandbox, hs_settings, redis, portal):
+    """110 calls per (shortened) window, as the sandbox enforces it: zero 429s, ~3 windows."""
+    window = 1.0
+    hubspot_sandbox.set_limits(rate_limit=110, rate_window_s=window)
+    portal_id = portal.id
+    hubspot_sandbox.reset_calls()
+    errors: list[Exception] = []
+
+    def worker(n: int):
+        try:
+            with app.app_context():
+                client = HubSpotClient(portal_id, settings=hs_settings, redis=redis, rate_limit=(110, window),
+                                       max_retries=0)
+                for _ in range(n):
+                    client.pipelines("deals")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(60,)) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    elapsed = time.monotonic() - started
+
+    statuses = [c["status"] for c in calls(hubspot_sandbox, "/crm/v3/pipelines")]
+    assert errors == []
+    assert len(statuses) == 300 and statuses.count(429) == 0
+    assert elapsed >= 2 * window          # 300 calls cannot fit in fewer than three windows

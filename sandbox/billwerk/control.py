@@ -51,6 +51,11 @@ def _call(fn, *args, **kwargs):
         raise ApiError(400, str(exc))
 
 
+@bp.get("/health")
+def health():
+    return json_response({"status": "ok", "service": "billwerk-sandbox"})
+
+
 @bp.post("/seed")
 def seed():
     return json_response(_call(sandbox().seed, **_body()))

@@ -25,7 +25,7 @@ from backend.clients.base import ApiError, Conflict, ValidationFailed
 from backend.clients.hubspot import HubSpotClient, SearchCapReached
 from backend.errors import FlowError
 from backend.extensions import db
-from backend.jobs.runs import Skip, flow
+from backend.jobs.runs import Skip, flow, report_progress
 from backend.mapping.customer import build_customer, validate_customer
 from backend.mapping.problems import Problem
 from backend.models import BillwerkAccount, CustomerLink, ImportCandidate, Portal, SyncRun, utcnow
@@ -380,7 +380,7 @@ def _finish(outcome: Outcome, total: int) -> dict:
 def _single(outcome: Outcome, company_id: str) -> dict:
     if company_id in outcome.problems:
         raise FlowError("Needs fixing in HubSpot: " + "; ".join(p.message for p in outcome.problems[company_id]))
-    return _finish(outcome, 1)
+    return dict(_finish(outcome, 1), customer_id=outcome.customer_ids.get(company_id))
 
 
 @flow("import_customer_for_deal")
@@ -397,6 +397,7 @@ def import_customer_for_deal(run: SyncRun) -> dict:
     if orphans:
         raise FlowError(f"Deal {run.object_id} has no company: associate one, then replay this run.")
     item = prepared[0]
+    run.params = dict(run.params or {}, company_id=item.company_id)  # the workflow callback reports its customer
     if db.session.execute(db.select(CustomerLink.id).where(CustomerLink.portal_id == portal.id,
                                                            CustomerLink.hubspot_company_id == item.company_id)).first():
         raise Skip(f"Company {item.company_id} is already linked to a billwerk customer.")
@@ -437,7 +438,7 @@ def import_company(run: SyncRun) -> dict:
 def scan_import_candidates(run: SyncRun) -> dict:
     """The import tool's list: every company of a closed-won deal, checked, nothing imported."""
     portal, account, hubspot = _context(run)
-    deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: _progress(run, {"deals_read": n}, add=True)))
+    deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
     prepared, orphans = gather_for_deals(hubspot, deals)
     counts = scan_candidates(portal, account, prepared)
     return dict(counts, deals=len(deals), deals_without_company=len(orphans))
@@ -455,18 +456,10 @@ def import_customers(run: SyncRun) -> dict:
         prepared = read_records(hubspot, {str(cid): ((rows[str(cid)].hubspot_deal_id, rows[str(cid)].hubspot_contact_id) if str(cid) in rows else (None, None)) for cid in wanted})
         orphans = []
     else:
-        deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot)))
+        deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
         prepared, orphans = gather_for_deals(hubspot, deals)
         linked = {cid for (cid,) in db.session.execute(db.select(CustomerLink.hubspot_company_id).where(CustomerLink.portal_id == portal.id))}
         prepared = [p for p in prepared if p.company_id not in linked]
-    outcome = import_prepared(portal, account, hubspot, prepared, progress=lambda counts: _progress(run, counts))
+    report_progress(run, {"companies": len(prepared)})
+    outcome = import_prepared(portal, account, hubspot, prepared, progress=lambda counts: report_progress(run, counts))
     return dict(_finish(outcome, len(prepared)), deals_without_company=len(orphans))
-
-
-def _progress(run: SyncRun, counts: dict, add: bool = False) -> None:
-    """Visible progress for long runs (the tool polls the run's counts)."""
-    current = dict(run.counts or {})
-    for key, value in counts.items():
-        current[key] = current.get(key, 0) + value if add else value
-    run.counts = current
-    db.session.commit()

@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 FlowFunc = Callable[[SyncRun], "dict | None"]
 FLOWS: dict[str, FlowFunc] = {}
+# Called with the run whenever a long flow reports progress (the CLI prints it).
+PROGRESS_LISTENERS: list[Callable[[SyncRun], None]] = []
+# Called with every run that finished (workflow callbacks complete here).
+FINISH_HOOKS: list[Callable[[SyncRun], None]] = []
 MAX_ATTEMPTS = 5
 LOCK_TIMEOUT_S = 15 * 60
 
@@ -186,6 +190,23 @@ def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool
     run.finished_at = utcnow()
     run.next_retry_at = run.finished_at + timedelta(minutes=2 ** run.attempts) if retriable and run.attempts < MAX_ATTEMPTS else None
     db.session.commit()
+    for hook in FINISH_HOOKS:
+        try:
+            hook(run)
+        except Exception:  # a hook must never turn a recorded outcome into a crash
+            db.session.rollback()
+            log.exception("job.run.finish_hook_failed", extra={"run_id": run.id})
+
+
+def report_progress(run: SyncRun, counts: dict, add: bool = False) -> None:
+    """Visible progress for long runs: stored on the run (pages poll it) and told to listeners."""
+    current = dict(run.counts or {})
+    for key, value in counts.items():
+        current[key] = current.get(key, 0) + value if add else value
+    run.counts = current
+    db.session.commit()
+    for listener in PROGRESS_LISTENERS:
+        listener(run)
 
 
 def _lock_name(run: SyncRun) -> str:

@@ -5,9 +5,20 @@ from rq.cron import CronScheduler
 
 from backend.jobs.runs import retry_failed_runs
 
+
+def sync_products_everywhere() -> int:
+    """Cron: start the product sync of every active portal with a billwerk account (every 12 hours)."""
+    from backend.flows.catalog_sync import start_all_syncs
+    from backend.jobs.runtime import app_context
+
+    with app_context():
+        return start_all_syncs()
+
+
 # (function, queue, schedule) — tests enumerate this table.
 SCHEDULE = [
     (retry_failed_runs, "low", {"interval": 300}),
+    (sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
 ]
 
 

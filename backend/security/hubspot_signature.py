@@ -92,7 +92,7 @@ def verify(
             raise SignatureError("v3 signature on an endpoint that does not take v3")
         if not v3 or not timestamp:
             raise SignatureError("v3 signature without its timestamp (or the reverse)")
-        if not timestamp.isdigit():
+        if not (timestamp.isascii() and timestamp.isdigit()):  # "²".isdigit() is True, int("²") fails
             raise SignatureError("v3 timestamp is not a number of milliseconds")
         age = now_ms - int(timestamp)
         if abs(age) > V3_MAX_AGE_MS:

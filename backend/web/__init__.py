@@ -6,7 +6,7 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from backend.extensions import csrf
-    from backend.web import admin, cards, errors, health, oauth, requests_log, webhooks
+    from backend.web import admin, admin_customers, cards, errors, health, oauth, requests_log, webhooks, workflow_actions  # noqa: F401
 
     requests_log.init_app(app)
     errors.init_app(app)
@@ -15,6 +15,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     # Machine-to-machine endpoints authenticate every request by signature or credentials;
     # CSRF tokens are for the admin pages' forms.
-    for api in (webhooks.bp, cards.bp):
+    for api in (webhooks.bp, cards.bp, workflow_actions.bp):
         csrf.exempt(api)
         app.register_blueprint(api)

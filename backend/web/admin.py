@@ -19,6 +19,7 @@ NAV_ITEMS = [
     ("admin.stages", "Closed-won stages"),
     ("admin.webhooks", "Webhooks"),
     ("admin.sync_runs", "Sync runs"),
+    ("admin.products", "Products"),
 ]
 
 
@@ -219,3 +220,41 @@ def replay_all_failed():
         replay(run)
     flash(f"{len(runs)} failed run(s) queued again.", "success")
     return redirect(url_for("admin.sync_runs"))
+
+
+@bp.get("/products")
+@login_required
+def products():
+    from backend.flows.catalog_sync import FLOW, LANGUAGES, language_of
+
+    runs = db.session.execute(db.select(SyncRun).where(SyncRun.portal_id == g.portal.id, SyncRun.flow == FLOW)
+                              .order_by(SyncRun.id.desc()).limit(10)).scalars().all()
+    return render_template("products.html", account=g.portal.billwerk_account, runs=runs, last=runs[0] if runs else None,
+                           languages=LANGUAGES, language=language_of(g.portal) or "")
+
+
+@bp.post("/products/sync")
+@login_required
+def start_product_sync():
+    from backend.flows.catalog_sync import start_sync
+
+    if g.portal.billwerk_account is None:
+        flash("Connect billwerk first; the products come from its catalogue.", "error")
+        return redirect(url_for("admin.billwerk"))
+    run = start_sync(g.portal, queue="high")
+    flash(f"Synchronization of products started (run {run.id}); reload this page to follow it.", "success")
+    return redirect(url_for("admin.products"))
+
+
+@bp.post("/products/settings")
+@login_required
+def product_settings():
+    from backend.flows.catalog_sync import save_language
+
+    try:
+        save_language(g.portal, request.form.get("language", ""))
+    except HubwerkError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Language saved; the next sync of products writes names and descriptions in it.", "success")
+    return redirect(url_for("admin.products"))

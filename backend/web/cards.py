@@ -20,7 +20,7 @@ def _portal():
 
 
 def _object_id(value: str) -> str:
-    if not value.isdigit() or len(value) > 20:
+    if not inbound.is_id(value, max_length=20):
         raise HubwerkError("The record id must be a HubSpot object id (digits).", code="bad_request", status=400)
     return value
 
@@ -37,9 +37,7 @@ def company_button(company_id: str, action: str):
     company_id = _object_id(company_id)
     if action not in COMPANY_ACTIONS:
         raise HubwerkError(f"Unknown company card action {action!r}; use one of {', '.join(COMPANY_ACTIONS)}.", code="unknown_action", status=404)
-    body = request.get_json(silent=True, force=True) if request.get_data() else {}
-    if not isinstance(body, dict):
-        raise HubwerkError("The body must be a JSON object.", code="malformed_json", status=400)
+    body = inbound.parse_json(dict) if request.get_data() else {}
     stored = inbound.store_delivery("hubspot_card", name=f"company.{action}", portal=portal, dedupe_key=f"company:{company_id}:{action}")
     try:
         result = company_action(portal, company_id, action, body)

@@ -6,6 +6,7 @@ A refused request gets 401/4xx JSON and changes nothing: no inbox row, no job.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 
@@ -59,15 +60,20 @@ def _first_use(signature: str) -> bool:
     return bool(current_app.extensions["hubwerk.redis"]().set(key, b"1", nx=True, px=ttl_ms))
 
 
+def is_id(value: str | None, max_length: int = 18) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "²" or "١", which ``int()`` refuses or reads."""
+    return bool(value) and len(value) <= max_length and value.isascii() and value.isdigit()
+
+
 def portal_by_hub_id(value: str | None) -> Portal | None:
-    if not value or not value.isdigit() or len(value) > 18:
+    if not is_id(value):
         return None
     return db.session.execute(db.select(Portal).where(Portal.hub_id == int(value))).scalar_one_or_none()
 
 
 def installed_portal(hub_id_raw: str | None) -> Portal:
     """The portal a signed request names; 404 when the connector is not installed there."""
-    if not hub_id_raw or not hub_id_raw.isdigit() or len(hub_id_raw) > 18:
+    if not is_id(hub_id_raw):
         raise HubwerkError("The portalId query parameter is missing or not a number.", code="bad_request", status=400)
     portal = portal_by_hub_id(hub_id_raw)
     if portal is None or portal.status == "revoked":
@@ -98,7 +104,12 @@ def authenticate_billwerk() -> BillwerkAccount:
 
 
 def parse_json(expect: type):
-    data = request.get_json(silent=True, force=True)
+    """The body as UTF-8 JSON (what HubSpot and billwerk send). UTF-16/32 bodies, which
+    ``json.loads(bytes)`` would guess, and nesting too deep to parse are malformed, not a crash."""
+    try:
+        data = json.loads(request.get_data(cache=True).decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        data = None
     if not isinstance(data, expect):
         shape = "a JSON array" if expect is list else "a JSON object"
         raise HubwerkError(f"The body must be {shape}.", code="malformed_json", status=400)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import hmac
 import logging
 
+import requests
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.requests_client import OAuth2Session
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from backend.clients.base import ApiError
@@ -52,9 +53,12 @@ def callback():
         with _session_client() as client:
             token = client.fetch_token(f"{settings.hubspot_api_base_url}/oauth/v1/token", code=code, grant_type="authorization_code", timeout=15)
         info = HubSpotOAuth.from_settings(settings).token_info(token["access_token"])
-    except (AuthlibBaseError, ApiError) as exc:
+    except OAuthError as exc:  # HubSpot answered: the code is unknown, used or expired - the request's fault
         log.warning("hubspot.install.exchange_failed", extra={"error_type": type(exc).__name__})
-        return _failed("Installation failed", "HubSpot refused the authorization code (it may have been used already). Start the installation again.", 502)
+        return _failed("Installation failed", "HubSpot refused the authorization code (it may have been used already). Start the installation again.", 400)
+    except (AuthlibBaseError, ApiError, requests.RequestException) as exc:  # HubSpot unreachable or failing
+        log.warning("hubspot.install.exchange_failed", extra={"error_type": type(exc).__name__})
+        return _failed("Installation failed", "HubSpot could not complete the installation right now. Start the installation again in a few minutes.", 502)
     portal = complete_install(token, info)
     session.clear()
     session["installing_portal_id"] = portal.id

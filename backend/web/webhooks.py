@@ -29,8 +29,8 @@ def billwerk_events():
     account = inbound.authenticate_billwerk()
     payload = inbound.parse_json(dict)
     event_name = str(payload.get("Event") or "").strip()
-    if not event_name:
-        raise HubwerkError("The webhook has no Event name.", code="malformed_webhook", status=400)
+    if not event_name or not event_name.isprintable():
+        raise HubwerkError("The webhook has no Event name (or one with control characters).", code="malformed_webhook", status=400)
     entity_id = payload.get("EntityId")
     if entity_id is not None and account.entity(str(entity_id)) is None:
         raise HubwerkError(

@@ -11,7 +11,8 @@ BROKEN = {"name": "Broken Ltd", "address": "High Street", "city": "London", "zip
 def company_with_deal(hs, company: dict, *, stage: str = "appointmentscheduled", contact: dict | None = None,
                       portal_id: int | None = None) -> dict:
     c = hs.user_create("companies", company, portal_id=portal_id)
-    person = hs.user_create("contacts", contact or {"firstname": "Anna", "lastname": "Schmidt", "email": "anna@nordlicht.example"},
+    slug = "".join(ch for ch in company["name"].lower() if ch.isalnum())[:20]
+    person = hs.user_create("contacts", contact or {"firstname": "Anna", "lastname": "Schmidt", "email": f"anna@{slug}.example"},
                             portal_id=portal_id)
     deal = hs.user_create("deals", {"dealname": f"{company['name']} – Pro", "pipeline": "default", "dealstage": stage,
                                     "amount": "1200"}, portal_id=portal_id)

@@ -38,7 +38,7 @@ def test_closed_won_deal_imports_its_company_once(ready):
     assert customer["CompanyName"] == "Nordlicht Software GmbH"
     assert customer["Address"] == {"Street": "Friedrichstraße", "HouseNumber": "123", "PostalCode": "10117", "City": "Berlin", "Country": "DE"} | \
         {k: v for k, v in customer["Address"].items() if k not in ("Street", "HouseNumber", "PostalCode", "City", "Country")}
-    assert (customer["FirstName"], customer["LastName"], customer["EmailAddress"]) == ("Anna", "Schmidt", "anna@nordlicht.example")
+    assert (customer["FirstName"], customer["LastName"], customer["EmailAddress"]) == ("Anna", "Schmidt", "anna@nordlichtsoftwaregmb.example")
     props = company(connector, ids["company"])
     assert props["billwerk_customer_id"] == customer["Id"]
     assert props["billwerk_import_status"] == "imported"

@@ -1,0 +1,170 @@
+"""Admin pages of the customer import (Sequence document): the import tool over the companies of
+closed-won deals, and the billwerk customers with their HubSpot links."""
+from __future__ import annotations
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+
+from backend.billwerk_connection import client_for
+from backend.clients.base import ApiError
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import HubwerkError
+from backend.extensions import db
+from backend.jobs.runs import start_run
+from backend.linking import link_company, unlink_company
+from backend.mapping.problems import record_url
+from backend.models import CustomerLink, ImportCandidate, SyncRun
+from backend.web.admin import NAV_ITEMS, bp, login_required
+
+NAV_ITEMS.insert(1, ("admin.import_tool", "Import customers"))
+NAV_ITEMS.insert(2, ("admin.customers", "Customers"))
+PAGE_SIZE = 100
+
+
+def _latest(flow: str) -> SyncRun | None:
+    return db.session.execute(db.select(SyncRun).where(SyncRun.portal_id == g.portal.id, SyncRun.flow == flow)
+                              .order_by(SyncRun.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def _needs_billwerk():
+    if g.portal.billwerk_account is None:
+        flash("Connect billwerk first: imported customers are created there.", "info")
+        return redirect(url_for("admin.billwerk"))
+    return None
+
+
+@bp.get("/import")
+@login_required
+def import_tool():
+    if (redirect_to := _needs_billwerk()) is not None:
+        return redirect_to
+    status = request.args.get("status") or None
+    page = max(1, request.args.get("page", 1, type=int))
+    query = db.select(ImportCandidate).where(ImportCandidate.portal_id == g.portal.id)
+    if status:
+        query = query.where(ImportCandidate.status == status)
+    total = db.session.execute(db.select(db.func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(query.order_by(ImportCandidate.company_name, ImportCandidate.id)
+                              .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).scalars().all()
+    counts = dict(db.session.execute(db.select(ImportCandidate.status, db.func.count()).where(
+        ImportCandidate.portal_id == g.portal.id).group_by(ImportCandidate.status)).all())
+    scan, run = _latest("scan_import_candidates"), _latest("import_customers")
+    busy = any(r is not None and r.status in ("queued", "running") for r in (scan, run))
+    settings = current_app.config["HUBWERK"]
+    return render_template(
+        "import.html", rows=rows, counts=counts, status=status, page=page, pages=max(1, -(-total // PAGE_SIZE)),
+        scan=scan, run=run, busy=busy,
+        company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid),
+        problem_url=lambda p: record_url(settings.hubspot_app_base_url, g.portal.hub_id, p.get("object_type", "company"), p.get("object_id")),
+    )
+
+
+@bp.post("/import/scan")
+@login_required
+def import_scan():
+    start_run("scan_import_candidates", portal_id=g.portal.id, object_type="portal", object_id=str(g.portal.hub_id), queue="low")
+    flash("Reading the companies of closed-won deals from HubSpot; this page refreshes until it is done.", "info")
+    return redirect(url_for("admin.import_tool"))
+
+
+@bp.post("/import/run")
+@login_required
+def import_run():
+    if request.form.get("scope") == "all":
+        ids = [cid for (cid,) in db.session.execute(db.select(ImportCandidate.hubspot_company_id).where(
+            ImportCandidate.portal_id == g.portal.id, ImportCandidate.status == "ready"))]
+    else:
+        ids = [i for i in request.form.getlist("company_id") if i.isdigit()]
+    if not ids:
+        flash("Nothing to import: select companies, or scan first.", "error")
+        return redirect(url_for("admin.import_tool"))
+    start_run("import_customers", portal_id=g.portal.id, object_type="portal", object_id=str(g.portal.hub_id),
+              params={"company_ids": sorted(ids, key=int)}, queue="low", coalesce=False)
+    flash(f"Importing {len(ids)} compan{'y' if len(ids) == 1 else 'ies'}; this page refreshes until it is done.", "info")
+    return redirect(url_for("admin.import_tool"))
+
+
+@bp.post("/import/reload/<company_id>")
+@login_required
+def import_reload(company_id: str):
+    """Check one company again after it was fixed in HubSpot (nothing is imported)."""
+    from backend.flows.customer_import import read_records, scan_candidates
+
+    row = db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == g.portal.id,
+                                                              ImportCandidate.hubspot_company_id == company_id)).scalar_one_or_none()
+    if row is None:
+        flash("That company is not in the list; scan again.", "error")
+        return redirect(url_for("admin.import_tool"))
+    try:
+        items = read_records(HubSpotClient(g.portal), {company_id: (row.hubspot_deal_id, row.hubspot_contact_id)})
+    except ApiError as exc:
+        flash(f"HubSpot did not answer: {exc.message}", "error")
+        return redirect(url_for("admin.import_tool"))
+    if not items:
+        db.session.delete(row)
+        db.session.commit()
+        flash(f"Company {company_id} no longer exists in HubSpot; removed from the list.", "info")
+    else:
+        scan_candidates(g.portal, g.portal.billwerk_account, items)
+        db.session.refresh(row)
+        flash(f"{row.company_name or company_id}: {'ready to import' if row.status == 'ready' else row.status}.", "success")
+    return redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("admin.import_tool"))
+
+
+@bp.get("/customers")
+@login_required
+def customers():
+    if (redirect_to := _needs_billwerk()) is not None:
+        return redirect_to
+    account = g.portal.billwerk_account
+    entity = account.entity(request.args.get("entity") or None) or account.root_entity
+    cursor = request.args.get("from") or None
+    try:
+        page = client_for(account, entity.entity_id).call("GET", "/customers", params={"take": PAGE_SIZE + 1, **({"from": cursor} if cursor else {})}) or []
+    except ApiError as exc:
+        flash(f"billwerk did not answer: {exc.message}", "error")
+        page = []
+    next_cursor = page[PAGE_SIZE]["Id"] if len(page) > PAGE_SIZE else None
+    page = page[:PAGE_SIZE]
+    links = {l.billwerk_customer_id: l for l in db.session.execute(db.select(CustomerLink).where(
+        CustomerLink.portal_id == g.portal.id, CustomerLink.entity_id == entity.entity_id,
+        CustomerLink.billwerk_customer_id.in_([c["Id"] for c in page]))).scalars()}
+    settings = current_app.config["HUBWERK"]
+    return render_template("customers.html", account=account, entity=entity, customers=page, links=links, next_cursor=next_cursor,
+                           company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid))
+
+
+@bp.route("/customers/<customer_id>/link", methods=["GET", "POST"])
+@login_required
+def customer_link(customer_id: str):
+    """Choose the HubSpot company (by search) to link a billwerk customer to."""
+    if request.method == "POST":
+        try:
+            link_company(g.portal, request.form.get("company_id", ""), customer_id)
+        except (HubwerkError, ApiError) as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("admin.customer_link", customer_id=customer_id, q=request.form.get("q", "")))
+        flash(f"billwerk customer {customer_id} linked.", "success")
+        return redirect(url_for("admin.customers", entity=request.form.get("entity") or None))
+    q = (request.args.get("q") or "").strip()
+    results = []
+    if q:
+        try:
+            page = next(HubSpotClient(g.portal).search("companies", [], ["name", "city", "country", "billwerk_customer_id"],
+                                                       limit=20, query=q, on_cap="stop"), None)
+            results = page.results if page else []
+        except ApiError as exc:
+            flash(f"HubSpot search failed: {exc.message}", "error")
+    settings = current_app.config["HUBWERK"]
+    return render_template("customer_link.html", customer_id=customer_id, q=q, results=results, entity=request.args.get("entity", ""),
+                           company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid))
+
+
+@bp.post("/customers/unlink/<company_id>")
+@login_required
+def customer_unlink(company_id: str):
+    try:
+        unlink_company(g.portal, company_id)
+        flash(f"Company {company_id} unlinked.", "success")
+    except (HubwerkError, ApiError) as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.customers", entity=request.form.get("entity") or None))

@@ -398,6 +398,7 @@ def import_customer_for_deal(run: SyncRun) -> dict:
         raise FlowError(f"Deal {run.object_id} has no company: associate one, then replay this run.")
     item = prepared[0]
     run.params = dict(run.params or {}, company_id=item.company_id)  # the workflow callback reports its customer
+    db.session.commit()  # never hold a write (SQLite: the database lock) across calls to billwerk or HubSpot
     if db.session.execute(db.select(CustomerLink.id).where(CustomerLink.portal_id == portal.id,
                                                            CustomerLink.hubspot_company_id == item.company_id)).first():
         raise Skip(f"Company {item.company_id} is already linked to a billwerk customer.")

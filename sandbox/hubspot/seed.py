@@ -149,7 +149,7 @@ def _address(rng: random.Random, code: str, broken: str | None) -> dict:
 
 def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: int = 2, deals_per_company: int = 1,
                 closed_won_ratio: float = 0.3, products: int = 8, line_items_per_deal: int = 1,
-                enterprise_ratio: float = 0.25, seed: int = 42) -> dict:
+                enterprise_ratio: float = 0.25, seed: int = 42, broken_ratio: float = BROKEN_RATIO) -> dict:
     rng = random.Random(seed)
     w = _Writer(hs, portal)
     enterprise = _ensure_enterprise(portal)
@@ -176,7 +176,7 @@ def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: i
               "enterprise_pipeline_id": enterprise["id"], "company_ids": [], "closed_won_company_ids": []}
     for i in range(companies):
         code = _country(rng)
-        broken = rng.choice(BROKEN) if rng.random() < BROKEN_RATIO else None
+        broken = rng.choice(BROKEN) if rng.random() < broken_ratio else None
         if broken == "us_without_state" or broken == "state_xx":
             code = "US"
         if broken == "country_uk":

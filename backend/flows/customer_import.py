@@ -288,69 +288,60 @@ def _write_back(hubspot: HubSpotClient, writes: dict[str, dict], outcome: Outcom
         outcome.errors.setdefault(str((error.input or {}).get("id")), f"HubSpot refused the status update: {error.message}")
 
 
-def _record_candidates(portal: Portal, items: list[Prepared], outcome: Outcome) -> None:
-    """Keep the import tool's list current with what just happened."""
-    by_company = {c.hubspot_company_id: c for c in db.session.execute(db.select(ImportCandidate).where(
-        ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_company_id.in_([i.company_id for i in items]),
-    )).scalars()} if items else {}
+def _record_candidates(portal: Portal, items: list[Prepared], outcome: Outcome) -> dict:
+    """Keep the import tool's list current with what just happened; returns the count per status."""
+    ids = [i.company_id for i in items]
+    rows = {c.hubspot_company_id: c for c in db.session.execute(db.select(ImportCandidate).where(
+        ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_company_id.in_(ids))).scalars()} if ids else {}
+    origins = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.origin).where(
+        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id.in_(list(outcome.customer_ids)))).all()) if outcome.customer_ids else {}
+    counts = {"ready": 0, "invalid": 0, "imported": 0, "linked": 0, "failed": 0}
     now = utcnow()
     for item in items:
-        row = by_company.get(item.company_id)
+        cid = item.company_id
+        row = rows.get(cid)
         if row is None:
-            row = ImportCandidate(portal_id=portal.id, hubspot_company_id=item.company_id)
+            row = rows[cid] = ImportCandidate(portal_id=portal.id, hubspot_company_id=cid)
             db.session.add(row)
         row.company_name = item.company.get("name")
         row.hubspot_deal_id = item.deal_id
         row.hubspot_contact_id = item.contact_id
-        row.entity_id = (item.company.get("billwerk_entity") or None)
+        row.entity_id = item.company.get("billwerk_entity") or None
         row.scanned_at = now
-        if item.company_id in outcome.problems:
+        row.problems, row.error = [], None
+        if cid in outcome.problems:
             row.status = "invalid"
-            row.problems = [p.__dict__ for p in outcome.problems[item.company_id]]
-            row.error = None
-        elif item.company_id in outcome.customer_ids:
-            row.status = "linked" if (item.company.get("billwerk_import_status") == "linked") else "imported"
-            row.billwerk_customer_id = outcome.customer_ids[item.company_id]
-            row.problems = []
-            row.error = None
+            row.problems = [p.__dict__ for p in outcome.problems[cid]]
+        elif cid in outcome.customer_ids:
+            row.status = "linked" if origins.get(cid) == "manual" else "imported"
+            row.billwerk_customer_id = outcome.customer_ids[cid]
             row.imported_at = row.imported_at or now
-        elif item.company_id in outcome.errors:
+        elif cid in outcome.errors:
             row.status = "failed"
-            row.error = outcome.errors[item.company_id]
+            row.error = outcome.errors[cid]
+        else:
+            row.status = "ready"
+        counts[row.status] += 1
     db.session.commit()
+    return counts
 
 
 def scan_candidates(portal: Portal, account: BillwerkAccount, items: list[Prepared]) -> dict:
     """Validate without importing: the import tool's list (ready / invalid / imported / linked)."""
-    links = {(l.hubspot_company_id): l for l in db.session.execute(db.select(CustomerLink).where(CustomerLink.portal_id == portal.id)).scalars()}
+    links = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.billwerk_customer_id).where(
+        CustomerLink.portal_id == portal.id)).all())
     outcome = Outcome()
-    counts = {"ready": 0, "invalid": 0, "imported": 0, "linked": 0}
     for item in items:
-        link = links.get(item.company_id)
-        if link is not None:
-            outcome.customer_ids[item.company_id] = link.billwerk_customer_id
-            counts["linked" if link.origin == "manual" else "imported"] += 1
+        if item.company_id in links:
+            outcome.customer_ids[item.company_id] = links[item.company_id]
             continue
         problems = validate_customer(item.company, item.contact, company_id=item.company_id, contact_id=item.contact_id)
         if account.entity((item.company.get("billwerk_entity") or "").strip() or None) is None:
             problems.append(Problem("billwerk_entity", "The company's billwerk entity is not connected", "company", item.company_id))
         if problems:
             outcome.problems[item.company_id] = problems
-            counts["invalid"] += 1
-        else:
-            counts["ready"] += 1
-    _record_candidates(portal, items, outcome)
-    ready = db.session.execute(db.select(ImportCandidate).where(
-        ImportCandidate.portal_id == portal.id,
-        ImportCandidate.hubspot_company_id.in_([i.company_id for i in items if i.company_id not in outcome.problems and i.company_id not in outcome.customer_ids]),
-    )).scalars().all() if items else []
-    for row in ready:
-        row.status, row.problems, row.error = "ready", [], None
-    for row in db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == portal.id,
-                                                                   ImportCandidate.hubspot_company_id.in_(list(outcome.customer_ids)))).scalars():
-        link = links[row.hubspot_company_id]
-        row.status = "linked" if link.origin == "manual" else "imported"
-    db.session.commit()
+    counts = _record_candidates(portal, items, outcome)
+    del counts["failed"]
     return counts
 
 

@@ -7,6 +7,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.ids import is_id
 from backend.models import Portal
 
 MIN_PASSWORD_LENGTH = 12
@@ -36,7 +37,7 @@ def check_login(hub_id: str, password: str, client_address: str) -> Portal:
         wait_min = max(1, (redis.ttl(key) + 59) // 60)
         raise HubwerkError(f"Too many failed logins. Try again in {wait_min} minute(s).", code="login_throttled", status=429)
     portal = None
-    if hub_id.isascii() and hub_id.isdigit() and len(hub_id) <= 18:  # not "²": int() refuses it
+    if is_id(hub_id):
         portal = db.session.execute(db.select(Portal).where(Portal.hub_id == int(hub_id))).scalar_one_or_none()
     # Hash something either way, so an unknown portal answers as slowly as a wrong password.
     stored = portal.password_hash if portal is not None and portal.password_hash else generate_password_hash("unused", method="scrypt")

@@ -10,6 +10,7 @@ from typing import Callable
 from flask import current_app
 
 from backend.extensions import db
+from backend.ids import is_id
 from backend.flows.customer_import import REVALIDATING_PROPERTIES
 from backend.jobs.inbox import inbox_handler
 from backend.jobs.runs import start_run
@@ -59,11 +60,11 @@ def handle_hubspot_delivery(event: InboxEvent) -> str:
         if not isinstance(item, dict) or is_echo(item, app_id):
             continue
         handler = EVENT_HANDLERS.get(str(item.get("subscriptionType")))
-        if handler is None or not str(item.get("objectId", "")).isdigit():
+        if handler is None or not is_id(item.get("objectId"), max_length=20):
             continue
         hub_id = str(item.get("portalId", ""))
         if hub_id not in portals:
-            portals[hub_id] = db.session.execute(db.select(Portal).where(Portal.hub_id == int(hub_id))).scalar_one_or_none() if hub_id.isdigit() else None
+            portals[hub_id] = db.session.execute(db.select(Portal).where(Portal.hub_id == int(hub_id))).scalar_one_or_none() if is_id(hub_id) else None
         portal = portals[hub_id]
         if portal is None or portal.status != "active":
             continue

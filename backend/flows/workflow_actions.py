@@ -7,6 +7,7 @@ import logging
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.ids import is_id
 from backend.jobs.runs import FINISH_HOOKS, start_run
 from backend.linking import link_for_company
 from backend.models import InboxEvent, Portal, SyncRun
@@ -18,7 +19,7 @@ def start_import_customer(portal: Portal, payload: dict, delivery: InboxEvent) -
     obj = payload.get("object") or {}
     object_id = str(obj.get("objectId", ""))
     object_type = str(obj.get("objectType", "")).upper()
-    if not object_id.isdigit() or object_type not in ("COMPANY", "DEAL"):
+    if not is_id(object_id) or object_type not in ("COMPANY", "DEAL"):
         raise HubwerkError("import-customer runs on a company or a deal record.", code="bad_object")
     flow_name, kind = ("import_company", "company") if object_type == "COMPANY" else ("import_customer_for_deal", "deal")
     params = {"callback_id": payload["callbackId"], "request_context": payload.get("context") or {}}

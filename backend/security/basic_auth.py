@@ -21,8 +21,10 @@ def parse_basic(header: str | None) -> tuple[str, str]:
         raise BasicAuthError("Authorization is not Basic")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: b64decode("²") - a non-ASCII str
         raise BasicAuthError("Basic credentials are not valid base64 UTF-8") from None
+    if any(c < " " or "\x7f" <= c <= "\x9f" for c in decoded):  # RFC 7617: no control characters (and no NUL for PostgreSQL)
+        raise BasicAuthError("Basic credentials contain control characters")
     username, sep, password = decoded.partition(":")
     if not sep or not username:
         raise BasicAuthError("Basic credentials have no username")

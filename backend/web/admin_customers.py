@@ -9,6 +9,7 @@ from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.linking import link_company, unlink_company
 from backend.mapping.problems import record_url
@@ -73,7 +74,7 @@ def import_run():
         ids = [cid for (cid,) in db.session.execute(db.select(ImportCandidate.hubspot_company_id).where(
             ImportCandidate.portal_id == g.portal.id, ImportCandidate.status == "ready"))]
     else:
-        ids = [i for i in request.form.getlist("company_id") if i.isdigit()]
+        ids = [i for i in request.form.getlist("company_id") if is_id(i)]
     if not ids:
         flash("Nothing to import: select companies, or scan first.", "error")
         return redirect(url_for("admin.import_tool"))

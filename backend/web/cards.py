@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from backend.errors import HubwerkError
+from backend.ids import is_id
 from backend.flows.company_card import company_action, company_payload
 from backend.web import inbound
 
@@ -20,7 +21,7 @@ def _portal():
 
 
 def _object_id(value: str) -> str:
-    if not inbound.is_id(value, max_length=20):
+    if not is_id(value, max_length=20):
         raise HubwerkError("The record id must be a HubSpot object id (digits).", code="bad_request", status=400)
     return value
 

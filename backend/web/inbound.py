@@ -13,6 +13,7 @@ import time
 from flask import current_app, request
 
 from backend.errors import HubwerkError, NotFound, Unauthorized
+from backend.ids import is_id
 from backend.extensions import db
 from backend.models import BillwerkAccount, InboxEvent, Portal
 from backend.security import basic_auth, hubspot_signature
@@ -58,11 +59,6 @@ def _first_use(signature: str) -> bool:
     key = "hubwerk:v3sig:" + hashlib.sha256(signature.encode()).hexdigest()
     ttl_ms = 2 * hubspot_signature.V3_MAX_AGE_MS
     return bool(current_app.extensions["hubwerk.redis"]().set(key, b"1", nx=True, px=ttl_ms))
-
-
-def is_id(value: str | None, max_length: int = 18) -> bool:
-    """ASCII digits only: ``str.isdigit`` also takes "²" or "١", which ``int()`` refuses or reads."""
-    return bool(value) and len(value) <= max_length and value.isascii() and value.isdigit()
 
 
 def portal_by_hub_id(value: str | None) -> Portal | None:

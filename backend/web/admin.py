@@ -113,14 +113,18 @@ def billwerk():
     if request.method == "POST":
         entities = []
         for entity_id, key, name in zip(form.getlist("entity_id"), form.getlist("public_api_key"), form.getlist("entity_name")):
-            if entity_id.strip() or key.strip():
-                entities.append(EntityInput(entity_id.strip(), key.strip(), name.strip() or entity_id.strip()))
+            entity_id, key = entity_id.strip(), key.strip()
+            stored = account.entity(entity_id) if account and entity_id else None
+            if not key and stored is not None:
+                key = stored.public_api_key  # the page never shows stored keys: empty means "keep"
+            if entity_id or key:
+                entities.append(EntityInput(entity_id, key, name.strip() or entity_id))
         try:
             connect_billwerk(g.portal, base_url=form.get("base_url", ""), client_id=form.get("client_id", ""),
                              client_secret=form.get("client_secret"), entities=entities)
         except HubwerkError as exc:
             flash(exc.message, "error")
-            return render_template("billwerk.html", account=account, form=form, entities=entities or [None]), 400
+            return render_template("billwerk.html", account=account, form=form, entities=entities + [None]), 400
         flash("billwerk connection verified and saved.", "success")
         return redirect(url_for("admin.webhooks"))
     entities = list(account.entities) if account else []

@@ -99,3 +99,21 @@ def test_reinstall_updates_the_portal(connector):
     again = connector.install()
     assert again.id == first.id and again.access_token != old_token
     assert db.session.execute(db.select(db.func.count(Portal.id))).scalar_one() == 1
+
+
+def test_billwerk_page_never_shows_stored_keys_and_empty_keeps_them(connector):
+    portal = connector.install()
+    connector.connect_billwerk(portal)
+    connector.client.post("/login", data={"hub_id": "100001", "password": "correct horse battery"})
+    html = connector.client.get("/settings/billwerk").get_data(as_text=True)
+    assert "5f00000000000000000000a1" not in html and "hubwerk-sandbox-billwerk-secret" not in html
+    assert "stored — leave empty to keep" in html
+    saved = connector.client.post("/settings/billwerk", data={
+        "base_url": connector.billwerk.base_url, "client_id": "hubwerk-sandbox-billwerk-client", "client_secret": "",
+        "entity_id": ["5f0000000000000000000001", "5f0000000000000000000002"], "public_api_key": ["", ""],
+        "entity_name": ["Sandbox GmbH (renamed)", "Sandbox Ltd (UK)"]})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    db.session.expire_all()
+    account = db.session.execute(db.select(BillwerkAccount)).scalar_one()
+    assert [(e.name, e.public_api_key) for e in account.entities] == [
+        ("Sandbox GmbH (renamed)", "5f00000000000000000000a1"), ("Sandbox Ltd (UK)", "5f00000000000000000000a2")]

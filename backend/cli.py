@@ -268,49 +268,28 @@ def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, ro
 @fails_cleanly
 def sync_products(portal_id, enqueue) -> None:
     """Sync billwerk's plan variants, components and discounts into HubSpot's product library now."""
-    import time
+    from backend.flows.catalog_sync import FLOW, start_sync
 
-    from backend.extensions import db
-    from backend.flows.catalog_sync import FLOW, progress_listener, run_key, start_sync
-    from backend.jobs.runs import execute_run
-    from backend.models import SyncRun, utcnow
-
-    portal = _portal(portal_id)
-    if portal.billwerk_account is None:
-        raise HubwerkError(f"Portal {portal_id} has no billwerk connection yet; connect it with `flask --app backend connect-billwerk` first.")
+    portal = _connected_portal(portal_id)
     if enqueue:
         run = start_sync(portal)
         click.echo(f"queued product sync run {run.id}; `flask --app backend sync-runs list --flow {FLOW}` shows how it went")
         return
 
-    def show(event: str, counts: dict) -> None:
-        written = counts["created"] + counts["updated"] + counts["failed"]
-        if event == "read":
-            click.echo(f"read {counts['items']} catalogue items from billwerk")
-        elif event == "upserted":
-            click.echo(f"written {written} products (created {counts['created']}, updated {counts['updated']}, failed {counts['failed']})")
-        elif event == "archived":
-            click.echo(f"archived {counts['archived']} hidden or deleted products")
+    def show(counts: dict, stage: str | None) -> str:
+        if stage == "read":
+            return f"read {counts['items']} catalogue items from billwerk"
+        if stage == "archived":
+            return f"archived {counts['archived']} hidden or deleted products"
+        return (f"written {counts['created'] + counts['updated'] + counts['failed']} products "
+                f"(created {counts['created']}, updated {counts['updated']}, failed {counts['failed']})")
 
-    run = SyncRun(flow=FLOW, status="queued", params={}, **run_key(portal))
-    db.session.add(run)
-    db.session.commit()
-    started = time.monotonic()
-    token = progress_listener.set(show)
-    try:
-        outcome = execute_run(run.id, wait_s=2.0, hand_over_when_busy=True)
-    finally:
-        progress_listener.reset(token)
-    db.session.refresh(run)
-    if outcome == "busy":
-        run.status, run.error, run.finished_at = "skipped", "Another product sync of this portal was running.", utcnow()
-        db.session.commit()
-        raise HubwerkError(f"A product sync of portal {portal_id} is running already; wait for it to finish (`flask --app backend sync-runs list --flow {FLOW}`).")
+    run, seconds = _run_here(portal, FLOW, show)
     counts = run.counts or {}
     if counts:
         click.echo(f"products: {counts.get('items', 0)} items, created {counts.get('created', 0)}, updated {counts.get('updated', 0)}, "
                    f"archived {counts.get('archived', 0)}, unchanged {counts.get('unchanged', 0)}, failed {counts.get('failed', 0)} "
-                   f"(restored {counts.get('restored', 0)}, hidden {counts.get('hidden', 0)}); run {run.id}, {time.monotonic() - started:.1f}s")
+                   f"(restored {counts.get('restored', 0)}, hidden {counts.get('hidden', 0)}); run {run.id}, {seconds:.1f}s")
     if run.status == "failed":
         first, *details = (run.error or "the product sync failed").splitlines()
         for line in details:
@@ -320,6 +299,44 @@ def sync_products(portal_id, enqueue) -> None:
         click.echo(f"nothing to do: {run.error}")
 
 
+def _connected_portal(hub_id: int):
+    portal = _portal(hub_id)
+    if portal.billwerk_account is None:
+        raise HubwerkError(f"Portal {hub_id} has no billwerk connection yet; connect it with `flask --app backend connect-billwerk` first.")
+    return portal
+
+
+def _run_here(portal, flow_name: str, describe) -> tuple:
+    """Run a portal-wide flow in this process (``--enqueue`` hands it to the worker instead), printing
+    its progress; another run of the same flow for the portal makes this one give way."""
+    import time
+
+    from backend.extensions import db
+    from backend.jobs.runs import PROGRESS_LISTENERS, execute_run
+    from backend.models import SyncRun, utcnow
+
+    run = SyncRun(flow=flow_name, status="queued", params={}, portal_id=portal.id, object_type="portal", object_id=str(portal.hub_id))
+    db.session.add(run)
+    db.session.commit()
+
+    def listener(progress_run, stage):
+        click.echo("  " + describe(progress_run.counts or {}, stage))
+
+    started = time.monotonic()
+    PROGRESS_LISTENERS.append(listener)
+    try:
+        outcome = execute_run(run.id, wait_s=2.0, hand_over_when_busy=True)
+    finally:
+        PROGRESS_LISTENERS.remove(listener)
+    db.session.refresh(run)
+    if outcome == "busy":
+        run.status, run.error, run.finished_at = "skipped", "Another run of this flow for the portal was running.", utcnow()
+        db.session.commit()
+        raise HubwerkError(f"A {flow_name.replace('_', ' ')} run of portal {portal.hub_id} is running already; wait for it "
+                           f"(`flask --app backend sync-runs list --flow {flow_name}`).")
+    return run, time.monotonic() - started
+
+
 @click.command("import-customers")
 @with_appcontext
 @click.option("--portal-id", type=int, required=True, help="HubSpot portal (hub) id.")
@@ -327,33 +344,20 @@ def sync_products(portal_id, enqueue) -> None:
 @fails_cleanly
 def import_customers(portal_id, enqueue) -> None:
     """Import every company of a closed-won deal that is not linked yet (invalid ones are checked again)."""
-    from backend.extensions import db
-    from backend.jobs.runs import PROGRESS_LISTENERS, execute_run, start_run
-    from backend.models import SyncRun
+    from backend.jobs.runs import start_run
 
-    portal = _portal(portal_id)
-    if portal.billwerk_account is None:
-        raise HubwerkError(f"Portal {portal_id} has no billwerk connection yet; run `flask --app backend connect-billwerk` first.")
+    portal = _connected_portal(portal_id)
     if enqueue:
         run = start_run("import_customers", portal_id=portal.id, object_type="portal", object_id=str(portal_id), queue="low")
         click.echo(f"queued run {run.id}; follow it with `flask --app backend sync-runs list --portal-id {portal_id}`")
         return
-    run = SyncRun(portal_id=portal.id, flow="import_customers", object_type="portal", object_id=str(portal_id), status="queued", params={})
-    db.session.add(run)
-    db.session.commit()
 
-    def show(progress_run):
-        counts = progress_run.counts or {}
+    def show(counts: dict, stage: str | None) -> str:
         done = sum(counts.get(k, 0) for k in ("imported", "linked_existing", "already_linked", "invalid", "failed"))
         total = counts.get("companies")
-        click.echo(f"  deals read {counts.get('deals_read', 0)}" + (f", companies {done}/{total}" if total else ""), err=True)
+        return f"deals read {counts.get('deals_read', 0)}" + (f", companies {done}/{total}" if total else "")
 
-    PROGRESS_LISTENERS.append(show)
-    try:
-        execute_run(run.id)
-    finally:
-        PROGRESS_LISTENERS.remove(show)
-    db.session.refresh(run)
+    run, _ = _run_here(portal, "import_customers", show)
     counts = run.counts or {}
     summary = (f"imported {counts.get('imported', 0)}, linked to existing customers {counts.get('linked_existing', 0)}, "
                f"already linked {counts.get('already_linked', 0)}, need fixing in HubSpot {counts.get('invalid', 0)}, "

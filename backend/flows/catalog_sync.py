@@ -22,7 +22,6 @@ HubSpot refuses (207) are reported on the run and are tried again by the next sy
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -31,7 +30,7 @@ from backend.clients.base import ApiError
 from backend.clients.hubspot import BATCH_SIZE, HubSpotClient
 from backend.errors import FlowError
 from backend.extensions import db
-from backend.jobs.runs import Skip, flow
+from backend.jobs.runs import Skip, flow, report_progress
 from backend.mapping.catalog import (PRODUCT_PROPERTIES, content_hash, is_hidden, product_from_component,
                                      product_from_discount, product_from_plan_variant)
 from backend.models import BillwerkAccount, CatalogProduct, CatalogSettings, Portal, SyncRun, utcnow
@@ -44,7 +43,6 @@ ID_PROPERTY = "billwerk_id"
 MAX_ERROR_LINES = 20
 
 #: The CLI's foreground run listens here: ``listener(event, counts)``.
-progress_listener: ContextVar[Callable[[str, dict], None] | None] = ContextVar("catalog_sync_progress", default=None)
 
 
 @dataclass
@@ -188,11 +186,7 @@ class CatalogSync:
         self.to_write = 0
 
     def progress(self, event: str) -> None:
-        self.run.counts = dict(self.counts)
-        db.session.commit()
-        listener = progress_listener.get()
-        if listener is not None:
-            listener(event, dict(self.counts))
+        report_progress(self.run, dict(self.counts), stage=event)
 
     def execute(self) -> dict:
         items = read_catalog(self.account, language_of(self.portal))

@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 FlowFunc = Callable[[SyncRun], "dict | None"]
 FLOWS: dict[str, FlowFunc] = {}
-# Called with the run whenever a long flow reports progress (the CLI prints it).
-PROGRESS_LISTENERS: list[Callable[[SyncRun], None]] = []
+# Called with the run and a stage name whenever a long flow reports progress (the CLI prints it).
+PROGRESS_LISTENERS: list[Callable[[SyncRun, "str | None"], None]] = []
 # Called with every run that finished (workflow callbacks complete here).
 FINISH_HOOKS: list[Callable[[SyncRun], None]] = []
 MAX_ATTEMPTS = 5
@@ -198,7 +198,7 @@ def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool
             log.exception("job.run.finish_hook_failed", extra={"run_id": run.id})
 
 
-def report_progress(run: SyncRun, counts: dict, add: bool = False) -> None:
+def report_progress(run: SyncRun, counts: dict, add: bool = False, stage: str | None = None) -> None:
     """Visible progress for long runs: stored on the run (pages poll it) and told to listeners."""
     current = dict(run.counts or {})
     for key, value in counts.items():
@@ -206,7 +206,7 @@ def report_progress(run: SyncRun, counts: dict, add: bool = False) -> None:
     run.counts = current
     db.session.commit()
     for listener in PROGRESS_LISTENERS:
-        listener(run)
+        listener(run, stage)
 
 
 def _lock_name(run: SyncRun) -> str:

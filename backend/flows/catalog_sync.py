@@ -30,6 +30,7 @@ from backend.clients.base import ApiError
 from backend.clients.hubspot import BATCH_SIZE, HubSpotClient
 from backend.errors import FlowError
 from backend.extensions import db
+from backend.flows.context import portal_context
 from backend.jobs.runs import Skip, flow, report_progress
 from backend.mapping.catalog import (PRODUCT_PROPERTIES, content_hash, is_hidden, product_from_component,
                                      product_from_discount, product_from_plan_variant)
@@ -285,15 +286,7 @@ class CatalogSync:
 
 
 def _context(run: SyncRun) -> tuple[Portal, BillwerkAccount, HubSpotClient]:
-    portal = db.session.get(Portal, run.portal_id)
-    if portal is None or portal.status == "revoked":
-        raise Skip("The connector is no longer installed in this portal.")
-    if portal.status != "active":
-        raise FlowError("HubSpot no longer accepts the connector's token; reinstall the connector.", retriable=False)
-    account = portal.billwerk_account
-    if account is None or not account.entities:
-        raise Skip("billwerk is not connected yet; there are no products to sync.")
-    return portal, account, HubSpotClient(portal)
+    return portal_context(run, "there are no products to sync.")
 
 
 @flow(FLOW)

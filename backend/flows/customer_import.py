@@ -25,6 +25,7 @@ from backend.clients.base import ApiError, Conflict, ValidationFailed
 from backend.clients.hubspot import HubSpotClient, SearchCapReached
 from backend.errors import FlowError
 from backend.extensions import db
+from backend.flows.context import portal_context
 from backend.jobs.runs import Skip, flow, report_progress
 from backend.mapping.customer import build_customer, validate_customer
 from backend.mapping.problems import Problem
@@ -348,15 +349,7 @@ def scan_candidates(portal: Portal, account: BillwerkAccount, items: list[Prepar
 # -- the flows ----------------------------------------------------------------------------------------
 
 def _context(run: SyncRun) -> tuple[Portal, BillwerkAccount, HubSpotClient]:
-    portal = db.session.get(Portal, run.portal_id)
-    if portal is None or portal.status == "revoked":
-        raise Skip("The connector is no longer installed in this portal.")
-    if portal.status != "active":
-        raise FlowError("HubSpot no longer accepts the connector's token; reinstall the connector.", retriable=False)
-    account = portal.billwerk_account
-    if account is None:
-        raise Skip("billwerk is not connected yet; nothing to import into.")
-    return portal, account, HubSpotClient(portal)
+    return portal_context(run, "nothing to import into.")
 
 
 def _finish(outcome: Outcome, total: int) -> dict:

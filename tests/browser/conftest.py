@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import create_app
-from backend.config import load_settings
-from backend.extensions import db
-from sandbox.server import ServerThread
-from tests.conftest import app_environ
-from tests.e2e.conftest import Connector, _Dispatch, connector  # noqa: F401  (connector: the CSRF-less variant, for the CLI test)
+from tests.e2e.conftest import connector, serve_connector  # noqa: F401  (connector: the CSRF-less variant, for the CLI test)
 
 CHROMIUM = os.environ.get("HUBWERK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -97,24 +92,6 @@ def screenshot():
 @pytest.fixture
 def csrf_connector(app, settings, hubspot_sandbox, billwerk_sandbox):
     """``tests/e2e``'s ``connector``, but the app checks CSRF tokens as in production."""
-    dispatch = _Dispatch()
-    server = ServerThread(dispatch).start()
-    env = app_environ(
-        settings.instance_path,
-        DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
-        PUBLIC_BASE_URL=server.url,
-        HUBSPOT_API_BASE_URL=hubspot_sandbox.base_url,
-        HUBSPOT_AUTHORIZE_URL=f"{hubspot_sandbox.base_url}/oauth/authorize",
-        HUBSPOT_APP_BASE_URL=hubspot_sandbox.base_url,
-        HUBSPOT_RATE_LIMIT="110/10s",
-    )
-    env["SECRET_KEY"] = settings.secret_key
-    env["ENCRYPTION_KEYS"] = ",".join(settings.encryption_keys)
-    connector_app = create_app(load_settings(env, instance_path=settings.instance_path), config={"TESTING": True, "WTF_CSRF_ENABLED": True})
-    assert connector_app.config["WTF_CSRF_ENABLED"] is True
-    dispatch.target = connector_app
-    hubspot_sandbox.set_webhook_target(f"{server.url}/api/webhook/hubspot/events")
-    with connector_app.app_context():
-        yield Connector(connector_app, server.url, hubspot_sandbox, billwerk_sandbox)
-        db.session.remove()
-    server.stop()
+    with serve_connector(settings, hubspot_sandbox, billwerk_sandbox, csrf=True) as served:
+        assert served.app.config["WTF_CSRF_ENABLED"] is True
+        yield served

@@ -5,6 +5,7 @@ jobs run in an in-process RQ worker (``connector.work()``), on the suite's datab
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -80,8 +81,9 @@ class _Dispatch:
         return self.target(environ, start_response)
 
 
-@pytest.fixture
-def connector(app, settings, hubspot_sandbox, billwerk_sandbox):
+@contextmanager
+def serve_connector(settings, hubspot_sandbox, billwerk_sandbox, *, csrf: bool):
+    """The connector app served on loopback, wired to both sandboxes, inside its app context."""
     dispatch = _Dispatch()
     server = ServerThread(dispatch).start()
     env = app_environ(
@@ -95,13 +97,22 @@ def connector(app, settings, hubspot_sandbox, billwerk_sandbox):
     )
     env["SECRET_KEY"] = settings.secret_key
     env["ENCRYPTION_KEYS"] = ",".join(settings.encryption_keys)
-    connector_app = create_app(load_settings(env, instance_path=settings.instance_path), config={"TESTING": True, "WTF_CSRF_ENABLED": False})
+    connector_app = create_app(load_settings(env, instance_path=settings.instance_path), config={"TESTING": True, "WTF_CSRF_ENABLED": csrf})
     dispatch.target = connector_app
     hubspot_sandbox.set_webhook_target(f"{server.url}/api/webhook/hubspot/events")
-    with connector_app.app_context():
-        yield Connector(connector_app, server.url, hubspot_sandbox, billwerk_sandbox)
-        db.session.remove()
-    server.stop()
+    try:
+        with connector_app.app_context():
+            yield Connector(connector_app, server.url, hubspot_sandbox, billwerk_sandbox)
+            db.session.remove()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def connector(app, settings, hubspot_sandbox, billwerk_sandbox):
+    """Forms are posted by the test client here: CSRF is off (tests/browser proves it on)."""
+    with serve_connector(settings, hubspot_sandbox, billwerk_sandbox, csrf=False) as served:
+        yield served
 
 
 def query_of(url: str) -> dict:

@@ -174,3 +174,26 @@ def test_racing_workers_create_one_customer(ready):
         t.join(60)
     assert len(customers(connector)) == 1
     assert db.session.execute(db.select(db.func.count(CustomerLink.id))).scalar_one() == 1
+
+
+def test_closed_won_deals_past_the_search_cap_are_all_read(ready, monkeypatch):
+    """HubSpot stops a search at 10,000 results; the import reads on in windows after the last id.
+    The cap is shrunk to 400 on both sides so the test needs 1,000 deals, not 10,000."""
+    import backend.clients.hubspot as hubspot_client
+    import sandbox.hubspot.search as sandbox_search
+    from backend.clients.hubspot import HubSpotClient
+    from backend.flows.customer_import import closed_won_deals, won_stages
+
+    connector, portal = ready
+    monkeypatch.setattr(sandbox_search, "MAX_RESULTS", 400)
+    monkeypatch.setattr(hubspot_client, "SEARCH_RESULT_CAP", 400)
+    report = connector.hubspot.seed(companies=1000, closed_won_ratio=0.5, seed=7)
+    hubspot = HubSpotClient(portal)
+    stages = won_stages(portal, hubspot)
+    assert len(stages) == 2  # the default pipeline's and the custom "Enterprise" pipeline's won stage
+    connector.hubspot.reset_calls()
+    ids = [d["id"] for d in closed_won_deals(hubspot, stages)]
+    assert len(ids) == len(set(ids)) == report["closed_won_companies"] == 500
+    searches = [c for c in connector.hubspot.calls if c["path"].endswith("/search")]
+    assert all(c["status"] == 200 for c in searches)  # never paged into HubSpot's 400 past the cap
+    assert len(searches) >= 3  # 400 in the first window, the rest in the next

@@ -117,3 +117,34 @@ def test_billwerk_page_never_shows_stored_keys_and_empty_keeps_them(connector):
     account = db.session.execute(db.select(BillwerkAccount)).scalar_one()
     assert [(e.name, e.public_api_key) for e in account.entities] == [
         ("Sandbox GmbH (renamed)", "5f00000000000000000000a1"), ("Sandbox Ltd (UK)", "5f00000000000000000000a2")]
+
+
+def test_revoke_uninstalls_disables_webhooks_and_keeps_history(connector):
+    from backend.models import InboxEvent, SyncRun
+    from tests.helpers import basic
+
+    portal = connector.install()
+    account = connector.connect_billwerk(portal)
+    username, password = account.webhook_username, account.webhook_password
+    runs_before = db.session.execute(db.select(db.func.count(SyncRun.id))).scalar_one()
+    connector.client.post("/login", data={"hub_id": "100001", "password": "correct horse battery"})
+    refused = connector.client.post("/settings/revoke", data={"confirm": "nope"})
+    assert refused.status_code == 302 and db.session.get(Portal, portal.id).status == "active"
+    connector.hubspot.reset_calls()
+    done = connector.client.post("/settings/revoke", data={"confirm": "REVOKE"})
+    assert done.status_code == 200 and "Connected apps" in done.get_data(as_text=True)
+    calls = {(c["method"], c["path"]) for c in connector.hubspot.calls}
+    assert ("DELETE", "/appinstalls/v3/external-install") in calls
+    assert any(m == "DELETE" and p.startswith("/oauth/v1/refresh-tokens/") for m, p in calls)
+    db.session.expire_all()
+    portal = db.session.get(Portal, portal.id)
+    assert portal.status == "revoked" and portal.access_token is None and portal.refresh_token is None
+    assert db.session.execute(db.select(db.func.count(SyncRun.id))).scalar_one() == runs_before  # history kept
+    hook = connector.client.post("/api/webhook/billwerk/events", json={"Event": "ContractChanged", "EntityId": "5f0000000000000000000001"},
+                                 headers=basic(username, password))
+    assert hook.status_code == 401 and db.session.execute(db.select(InboxEvent)).first() is None
+    card = connector.hubspot.call_card(100001, "GET", f"{connector.url}/api/cards/companies/1")
+    assert card.status_code == 404 and card.json()["error"] == "portal_not_installed"
+    assert connector.client.post("/login", data={"hub_id": "100001", "password": "correct horse battery"}).status_code == 401
+    again = connector.install()  # installing again works, with a new password
+    assert again.status == "active"

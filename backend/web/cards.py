@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from backend.errors import HubwerkError
 from backend.ids import is_id
 from backend.flows.company_card import company_action, company_payload
+from backend.flows.deal_card import DEAL_ACTIONS, deal_action, deal_payload
 from backend.web import inbound
 
 bp = Blueprint("cards", __name__, url_prefix="/api/cards")
@@ -34,14 +35,30 @@ def company(company_id: str):
 
 @bp.post("/companies/<company_id>/<action>")
 def company_button(company_id: str, action: str):
+    return _button("companies", company_id, action, COMPANY_ACTIONS, company_action)
+
+
+@bp.get("/deals/<deal_id>")
+def deal(deal_id: str):
     portal = _portal()
-    company_id = _object_id(company_id)
-    if action not in COMPANY_ACTIONS:
-        raise HubwerkError(f"Unknown company card action {action!r}; use one of {', '.join(COMPANY_ACTIONS)}.", code="unknown_action", status=404)
+    return jsonify(deal_payload(portal, _object_id(deal_id)))
+
+
+@bp.post("/deals/<deal_id>/<action>")
+def deal_button(deal_id: str, action: str):
+    return _button("deals", deal_id, action, DEAL_ACTIONS, deal_action)
+
+
+def _button(kind: str, object_id: str, action: str, actions: tuple[str, ...], run):
+    """Authenticate, store the click before acting on it, act, record how it went."""
+    portal = _portal()
+    object_id = _object_id(object_id)
+    if action not in actions:
+        raise HubwerkError(f"Unknown {kind[:-1]} card action {action!r}; use one of {', '.join(actions)}.", code="unknown_action", status=404)
     body = inbound.parse_json(dict) if request.get_data() else {}
-    stored = inbound.store_delivery("hubspot_card", name=f"company.{action}", portal=portal, dedupe_key=f"company:{company_id}:{action}")
+    stored = inbound.store_delivery("hubspot_card", name=f"{kind[:-1]}.{action}", portal=portal, dedupe_key=f"{kind}:{object_id}:{action}")
     try:
-        result = company_action(portal, company_id, action, body)
+        result = run(portal, object_id, action, body)
     except HubwerkError as exc:
         stored.mark("failed", exc.message)
         inbound.db.session.commit()

@@ -197,3 +197,29 @@ def test_closed_won_deals_past_the_search_cap_are_all_read(ready, monkeypatch):
     searches = [c for c in connector.hubspot.calls if c["path"].endswith("/search")]
     assert all(c["status"] == 200 for c in searches)  # never paged into HubSpot's 400 past the cap
     assert len(searches) >= 3  # 400 in the first window, the rest in the next
+
+
+def test_deal_card_shows_the_deal_and_its_companys_customer(ready):
+    connector, portal = ready
+    ids = company_with_deal(connector.hubspot, GOOD_DE, stage="closedwon")
+    connector.deliver()
+    card = connector.hubspot.call_card(100001, "GET", f"{connector.url}/api/cards/deals/{ids['deal']}")
+    assert card.status_code == 200, card.text
+    body = card.json()
+    assert body["deal"]["closedWon"] is True and body["status"] == "no_contract"
+    assert body["company"]["id"] == ids["company"] and body["company"]["billwerkCustomerId"] == customers(connector)[0]["Id"]
+    refreshed = connector.hubspot.call_card(100001, "POST", f"{connector.url}/api/cards/deals/{ids['deal']}/refresh", body={})
+    assert refreshed.status_code == 200 and refreshed.json()["message"] == "Refreshed"
+    unknown = connector.hubspot.call_card(100001, "POST", f"{connector.url}/api/cards/deals/{ids['deal']}/create-contract", body={})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_action"
+
+
+def test_portal_a_cannot_read_portal_b_deal(ready):
+    connector, portal = ready
+    connector.hubspot.create_portal(100002, "Other Portal")
+    connector.install(100002)
+    other = company_with_deal(connector.hubspot, GOOD_US, portal_id=100002)
+    theirs = connector.hubspot.call_card(100002, "GET", f"{connector.url}/api/cards/deals/{other['deal']}")
+    assert theirs.status_code == 200  # the deal exists, in B
+    response = connector.hubspot.call_card(100001, "GET", f"{connector.url}/api/cards/deals/{other['deal']}")
+    assert response.status_code == 404 and response.json()["error"] == "not_found"

@@ -1,0 +1,67 @@
+"""What the deal card shows: the deal's billwerk state and its company's customer (read-only for now:
+validation and contract actions arrive with their flows)."""
+from __future__ import annotations
+
+from flask import current_app
+
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import HubwerkError, NotFound
+from backend.extensions import db
+from backend.flows.company_card import billwerk_customer_url
+from backend.flows.customer_import import DEAL_TO_COMPANY_PRIMARY, _primary_or_first, won_stages
+from backend.linking import link_for_company
+from backend.mapping.problems import record_url
+from backend.models import ContractLink, Portal
+
+DEAL_PROPERTIES = (
+    "dealname", "dealstage", "pipeline", "amount", "billwerk_deal_type", "billwerk_validation", "billwerk_validation_message",
+    "billwerk_apply_changes", "billwerk_apply_message", "billwerk_contract_id", "billwerk_customer_id", "billwerk_lifecycle_status",
+    "billwerk_balance", "billwerk_currency", "billwerk_billed_until", "billwerk_end_date", "billwerk_payment_escalated",
+    "billwerk_sync_stopped",
+)
+DEAL_ACTIONS = ("refresh",)
+
+
+def deal_payload(portal: Portal, deal_id: str) -> dict:
+    settings = current_app.config["HUBWERK"]
+    hubspot = HubSpotClient(portal)
+    found = hubspot.batch_read("deals", [deal_id], DEAL_PROPERTIES).results
+    if not found:
+        raise NotFound(f"Deal {deal_id} does not exist in HubSpot portal {portal.hub_id}.")
+    props = found[0].get("properties") or {}
+    account = portal.billwerk_account
+    payload = {
+        "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "stage": props.get("dealstage"),
+                 "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "deal", deal_id),
+                 "closedWon": props.get("dealstage") in won_stages(portal, hubspot)},
+        "validation": {"state": props.get("billwerk_validation") or None, "message": props.get("billwerk_validation_message") or ""},
+        "apply": {"state": props.get("billwerk_apply_changes") or None, "message": props.get("billwerk_apply_message") or ""},
+        "company": None, "billwerk": None, "actions": [{"id": "refresh", "label": "Refresh"}],
+    }
+    if account is None:
+        return payload | {"status": "not_connected"}
+    companies = hubspot.associations_batch_read("deals", "companies", [deal_id]).results
+    company_id = _primary_or_first(companies[0]["to"], DEAL_TO_COMPANY_PRIMARY) if companies else None
+    if company_id:
+        link = link_for_company(portal, company_id)
+        payload["company"] = {"id": company_id, "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id),
+                              "billwerkCustomerId": link.billwerk_customer_id if link else None,
+                              "customerUrl": billwerk_customer_url(account.base_url, link.billwerk_customer_id) if link else None}
+    contract = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == portal.id,
+                                                                ContractLink.hubspot_deal_id == str(deal_id))).scalar_one_or_none()
+    contract_id = (contract.billwerk_contract_id if contract else None) or props.get("billwerk_contract_id")
+    if contract_id:
+        payload["billwerk"] = {
+            "contractId": contract_id, "customerId": (contract.billwerk_customer_id if contract else None) or props.get("billwerk_customer_id"),
+            "lifecycleStatus": props.get("billwerk_lifecycle_status"), "balance": props.get("billwerk_balance"),
+            "currency": props.get("billwerk_currency"), "billedUntil": props.get("billwerk_billed_until"),
+            "endDate": props.get("billwerk_end_date"), "paymentEscalated": props.get("billwerk_payment_escalated") == "true",
+            "syncStopped": bool(contract.sync_stopped) if contract else props.get("billwerk_sync_stopped") == "true",
+        }
+    return payload | {"status": "contract" if contract_id else "no_contract"}
+
+
+def deal_action(portal: Portal, deal_id: str, action: str, body: dict) -> dict:
+    if action == "refresh":
+        return deal_payload(portal, deal_id) | {"message": "Refreshed"}
+    raise HubwerkError(f"Unknown deal card action {action!r}.", code="unknown_action", status=404)

@@ -1,11 +1,15 @@
-"""The README's run command: sandboxes + web + worker + cron come up healthy; Ctrl-C stops all of it."""
+"""The README's run command: sandboxes + web + worker + cron come up healthy, the README's demo works
+across the real processes (signed webhooks into gunicorn, the job through Redis to the RQ worker),
+and Ctrl-C stops all of it."""
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import psutil
 import pytest
@@ -47,6 +51,7 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path):
         check = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "check-worker", "--timeout", "60"],
                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
         assert check.returncode == 0, check.stderr
+        walk_through_the_demo(web, hs, bw)
         family = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
         from backend.redis_store import embedded_server_pid
 
@@ -62,3 +67,47 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path):
     for port in (web, hs, bw):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def walk_through_the_demo(web: int, hs: int, bw: int) -> None:
+    """README "Quick start" steps 1-3 and 5, as a person does them (CSRF on), then wait for billwerk."""
+    connector, hubspot, billwerk = (f"http://127.0.0.1:{p}" for p in (web, hs, bw))
+    browser = requests.Session()
+    consent = browser.get(f"{connector}/oauth/hubspot/install", allow_redirects=False).headers["Location"]
+    form = {k: v[0] for k, v in parse_qs(consent.split("?", 1)[1]).items()} | {"portal_id": "100001"}
+    callback = requests.post(consent.split("?", 1)[0], data=form, allow_redirects=False, timeout=10).headers["Location"]
+    page = browser.get(callback, timeout=30)
+    assert page.url.endswith("/setup/password"), page.url
+    page = browser.post(page.url, data={"csrf_token": _csrf(page.text), "password": "correct horse battery", "confirm": "correct horse battery"}, timeout=30)
+    assert page.url.endswith("/settings/billwerk"), page.url
+    page = browser.post(page.url, timeout=30, data={
+        "csrf_token": _csrf(page.text), "base_url": billwerk, "client_id": "hubwerk-sandbox-billwerk-client",
+        "client_secret": "hubwerk-sandbox-billwerk-secret", "entity_id": "5f0000000000000000000001",
+        "public_api_key": "5f00000000000000000000a1", "entity_name": "Sandbox GmbH"})
+    assert page.url.endswith("/settings/webhooks") and "verified and saved" in page.text, page.text[:500]
+
+    def create(kind, properties):
+        return requests.post(f"{hubspot}/_sandbox/objects/{kind}", json={"properties": properties}, timeout=10).json()["id"]
+
+    company = create("companies", {"name": "Quickstart GmbH", "address": "Torstraße 1", "city": "Berlin", "zip": "10119", "country": "DE"})
+    contact = create("contacts", {"firstname": "Jana", "lastname": "Berg", "email": "jana@quickstart.example"})
+    deal = create("deals", {"dealname": "Quickstart – Pro", "pipeline": "default", "dealstage": "contractsent"})
+    for to_type, to_id, types in (("companies", company, [341, 5]), ("contacts", contact, [3])):
+        requests.post(f"{hubspot}/_sandbox/associations", json={"from_type": "deals", "from_id": deal, "to_type": to_type,
+                                                                "to_id": to_id, "type_ids": types}, timeout=10).raise_for_status()
+    requests.patch(f"{hubspot}/_sandbox/objects/deals/{deal}", json={"properties": {"dealstage": "closedwon"}}, timeout=10).raise_for_status()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        customers = [c for c in requests.get(f"{billwerk}/_sandbox/state", params={"kind": "customers"}, timeout=10).json()["customers"]
+                     if c.get("ExternalCustomerId") == company]
+        status = requests.get(f"{hubspot}/_sandbox/state/objects/companies/{company}", timeout=10).json()["properties"].get("billwerk_import_status")
+        if customers and status == "imported":
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the closed-won deal's company did not reach billwerk through web and worker")
+    assert len(customers) == 1 and customers[0]["EmailAddress"] == "jana@quickstart.example"

@@ -2,6 +2,9 @@
 throttling, and sessions. Passwords are stored as scrypt hashes (werkzeug)."""
 from __future__ import annotations
 
+import functools
+import hashlib
+
 from flask import current_app, session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -13,6 +16,11 @@ from backend.models import Portal
 MIN_PASSWORD_LENGTH = 12
 LOGIN_ATTEMPTS = 5          # per portal and client address …
 LOGIN_WINDOW_S = 15 * 60    # … within this window
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return generate_password_hash("not a password of any portal", method="scrypt")
 
 
 def set_password(portal: Portal, password: str, confirm: str) -> None:
@@ -29,31 +37,39 @@ def _throttle_key(hub_id: str, client_address: str) -> str:
 
 
 def check_login(hub_id: str, password: str, client_address: str) -> Portal:
-    """The portal whose password this is; raises after too many failed attempts."""
+    """The portal whose password this is; refuses after too many failed attempts.
+
+    The attempt is counted before the password is checked, so parallel guesses cannot slip
+    through between a check and its increment; a success clears the counter.
+    """
     redis = current_app.extensions["hubwerk.redis"]()
-    key = _throttle_key(hub_id, client_address)
-    failures = int(redis.get(key) or 0)
-    if failures >= LOGIN_ATTEMPTS:
+    hub = int(hub_id) if is_id(hub_id) else None
+    key = _throttle_key(str(hub) if hub is not None else "-", client_address)
+    pipe = redis.pipeline()
+    pipe.set(key, 0, ex=LOGIN_WINDOW_S, nx=True)  # the window starts at the first attempt (works on Redis 6 and 7)
+    pipe.incr(key)
+    attempts = pipe.execute()[1]
+    if attempts > LOGIN_ATTEMPTS:
         wait_min = max(1, (redis.ttl(key) + 59) // 60)
         raise HubwerkError(f"Too many failed logins. Try again in {wait_min} minute(s).", code="login_throttled", status=429)
-    portal = None
-    if is_id(hub_id):
-        portal = db.session.execute(db.select(Portal).where(Portal.hub_id == int(hub_id))).scalar_one_or_none()
+    portal = db.session.execute(db.select(Portal).where(Portal.hub_id == hub)).scalar_one_or_none() if hub is not None else None
     # Hash something either way, so an unknown portal answers as slowly as a wrong password.
-    stored = portal.password_hash if portal is not None and portal.password_hash else generate_password_hash("unused", method="scrypt")
-    if portal is None or portal.status == "revoked" or not portal.password_hash or not check_password_hash(stored, password):
-        pipe = redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, LOGIN_WINDOW_S)
-        pipe.execute()
+    stored = portal.password_hash if portal is not None and portal.password_hash else _dummy_hash()
+    if not check_password_hash(stored, password) or portal is None or portal.status == "revoked" or not portal.password_hash:
         raise HubwerkError("Portal id or password is wrong.", code="login_failed", status=401)
     redis.delete(key)
     return portal
 
 
+def _fingerprint(portal: Portal) -> str:
+    """Changes whenever the password does (and when a revoke clears it): older sessions end."""
+    return hashlib.sha256(f"{portal.id}:{portal.password_hash or ''}".encode()).hexdigest()[:32]
+
+
 def log_in(portal: Portal) -> None:
     session.clear()
     session["portal_id"] = portal.id
+    session["auth"] = _fingerprint(portal)
     session.permanent = True
 
 
@@ -66,7 +82,7 @@ def current_portal() -> Portal | None:
     if portal_id is None:
         return None
     portal = db.session.get(Portal, portal_id)
-    if portal is None or portal.status == "revoked":
+    if portal is None or portal.status == "revoked" or not portal.password_hash or session.get("auth") != _fingerprint(portal):
         session.clear()
         return None
     return portal

@@ -40,6 +40,11 @@ def parse_entity_option(value: str) -> EntityInput:
     return EntityInput(parts[0].strip(), parts[1].strip(), (parts[2].strip() if len(parts) == 3 else "") or parts[0].strip())
 
 
+def _canonical(entity: EntityInput) -> EntityInput:
+    """billwerk writes ids in lower case (webhooks' EntityId); store them so, or nothing would match."""
+    return EntityInput(entity.entity_id.strip().lower(), entity.public_api_key.strip(), entity.name)
+
+
 def webhook_url() -> str:
     return current_app.config["HUBWERK"].public_base_url + "/api/webhook/billwerk/events"
 
@@ -55,9 +60,20 @@ def connect_billwerk(portal: Portal, *, base_url: str, client_id: str, client_se
     client_id = (client_id or "").strip()
     if not client_id:
         raise HubwerkError("Enter the billwerk client id (billwerk: Settings > My Apps).", code="missing_client_id")
-    secret = (client_secret or "").strip() or (account.client_secret if account else "")
+    secret = (client_secret or "").strip()
+    if not secret and account is not None:
+        try:
+            same_place = normalize_base_url(base_url) == account.base_url and client_id == account.client_id
+        except ValueError:
+            same_place = False
+        # The stored secret is only ever sent where it came from: a new base URL or client id needs it typed again.
+        if same_place:
+            secret = account.client_secret
+        else:
+            raise HubwerkError("Enter the client secret again: the base URL or client id changed.", code="missing_client_secret")
     if not secret:
         raise HubwerkError("Enter the billwerk client secret (shown once when the app was created in billwerk).", code="missing_client_secret")
+    entities = [_canonical(e) for e in entities]
     if not entities:
         raise HubwerkError("Enter at least the root entity: its id and its public API key (billwerk: Settings > Self-Service).", code="missing_entity")
     seen = set()
@@ -93,6 +109,7 @@ def connect_billwerk(portal: Portal, *, base_url: str, client_id: str, client_se
         db.session.add(account)
     elif rotate_webhook_credentials:
         account.webhook_username, account.webhook_password = new_credentials(f"hubwerk-{portal.hub_id}")
+        account.webhook_enabled = True
     account.base_url = base
     account.client_id = client_id
     account.client_secret = secret

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import socket
 import sys
@@ -18,7 +19,7 @@ from backend.errors import HubwerkError
 
 
 def fails_cleanly(func):
-    """Turn expected failures into one ``error: …`` line and exit status 1."""
+    """Turn failures into one ``error: …`` line on stderr and exit status 1 (CONTRACT §5)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -27,8 +28,17 @@ def fails_cleanly(func):
         except HubwerkError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
+        except Exception as exc:  # the details go to the log, the operator gets one line
+            logging.getLogger(__name__).exception("cli.command.crashed")
+            click.echo(f"error: {func.__name__.replace('_', '-')} failed unexpectedly ({type(exc).__name__}); "
+                       f"the log above has the details.", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+# Ids (portals, runs, deliveries) fit a 64-bit column; a larger number is a typo, not a traceback.
+PORTAL_ID = click.IntRange(1, 2**63 - 1)
 
 
 def register_cli(app: Flask) -> None:
@@ -84,7 +94,7 @@ def sync_runs() -> None:
 
 @sync_runs.command("list")
 @with_appcontext
-@click.option("--portal-id", type=int, help="HubSpot portal (hub) id.")
+@click.option("--portal-id", type=PORTAL_ID, help="HubSpot portal (hub) id.")
 @click.option("--status", type=click.Choice(["queued", "running", "succeeded", "failed", "skipped"]))
 @click.option("--flow")
 @click.option("--limit", default=50, show_default=True)
@@ -113,9 +123,9 @@ def sync_runs_list(portal_id, status, flow, limit, as_json) -> None:
 
 @sync_runs.command("replay")
 @with_appcontext
-@click.argument("run_ids", nargs=-1, type=int)
+@click.argument("run_ids", nargs=-1, type=PORTAL_ID)
 @click.option("--all-failed", is_flag=True, help="Replay every failed run (of --portal-id, if given).")
-@click.option("--portal-id", type=int)
+@click.option("--portal-id", type=PORTAL_ID)
 @fails_cleanly
 def sync_runs_replay(run_ids, all_failed, portal_id) -> None:
     """Queue failed runs again (the worker picks them up)."""
@@ -159,7 +169,7 @@ def _portal(hub_id: int):
     from backend.models import Portal
 
     portal = db.session.execute(db.select(Portal).where(Portal.hub_id == hub_id)).scalar_one_or_none()
-    if portal is None:
+    if portal is None or portal.status == "revoked":
         raise HubwerkError(f"Portal {hub_id} has not installed the connector; install it from {current_app.config['HUBWERK'].public_base_url}/oauth/hubspot/install first.")
     return portal
 
@@ -214,7 +224,7 @@ def inbox_list(status, source, limit) -> None:
 
 @inbox.command("replay")
 @with_appcontext
-@click.argument("inbox_ids", nargs=-1, type=int)
+@click.argument("inbox_ids", nargs=-1, type=PORTAL_ID)
 @click.option("--status", type=click.Choice(["failed", "ignored"]), help="Replay every delivery with this status.")
 @click.option("--source", type=click.Choice(["hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook"]))
 @fails_cleanly
@@ -241,7 +251,7 @@ def inbox_replay(inbox_ids, status, source) -> None:
 
 @click.command("connect-billwerk")
 @with_appcontext
-@click.option("--portal-id", type=int, required=True, help="HubSpot portal (hub) id that installed the connector.")
+@click.option("--portal-id", type=PORTAL_ID, required=True, help="HubSpot portal (hub) id that installed the connector.")
 @click.option("--base-url", required=True, help="sandbox.billwerk.com, app.billwerk.com or a full http(s):// URL.")
 @click.option("--client-id", required=True)
 @click.option("--client-secret", required=True, help="Prefer the environment: HUBWERK_BILLWERK_CLIENT_SECRET.", envvar="HUBWERK_BILLWERK_CLIENT_SECRET")
@@ -263,7 +273,7 @@ def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, ro
 
 @click.command("sync-products")
 @with_appcontext
-@click.option("--portal-id", type=int, required=True, help="HubSpot portal (hub) id that installed the connector.")
+@click.option("--portal-id", type=PORTAL_ID, required=True, help="HubSpot portal (hub) id that installed the connector.")
 @click.option("--enqueue", is_flag=True, help="Hand the sync to the worker instead of running it here.")
 @fails_cleanly
 def sync_products(portal_id, enqueue) -> None:
@@ -339,7 +349,7 @@ def _run_here(portal, flow_name: str, describe) -> tuple:
 
 @click.command("import-customers")
 @with_appcontext
-@click.option("--portal-id", type=int, required=True, help="HubSpot portal (hub) id.")
+@click.option("--portal-id", type=PORTAL_ID, required=True, help="HubSpot portal (hub) id.")
 @click.option("--enqueue", is_flag=True, help="Hand the import to the worker instead of running it here.")
 @fails_cleanly
 def import_customers(portal_id, enqueue) -> None:

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from flask import current_app
 
+from backend.clients.hubspot import token_lock
+from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.models import Portal, utcnow
 
@@ -35,6 +37,26 @@ def complete_install(token: dict, info: dict) -> Portal:
     if portal is None:
         portal = Portal(hub_id=hub_id)
         db.session.add(portal)
+        db.session.commit()
+    # A refresh in flight for the old tokens finishes first; then these, the newest, are stored.
+    lock = token_lock(current_app.extensions["hubwerk.redis"](), portal.id)
+    if not lock.acquire():
+        raise HubwerkError("Another process is updating this portal's HubSpot tokens; start the installation again.", code="busy", status=503)
+    try:
+        _store_tokens(portal, token, info)
+    finally:
+        lock.release()
+    if portal.billwerk_account is not None and not portal.billwerk_account.webhook_enabled and reinstall:
+        # A revoked portal that is installed again gets its billwerk webhooks back.
+        portal.billwerk_account.webhook_enabled = True
+        db.session.commit()
+    log.info("hubspot.install.completed", extra={"hub_id": hub_id, "reinstall": reinstall})
+    start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id=str(hub_id), queue="high")
+    return portal
+
+
+def _store_tokens(portal: Portal, token: dict, info: dict) -> None:
+    db.session.refresh(portal)
     portal.access_token = token["access_token"]
     portal.refresh_token = token["refresh_token"]
     portal.access_token_expires_at = utcnow() + timedelta(seconds=int(token.get("expires_in") or 1800))
@@ -45,10 +67,3 @@ def complete_install(token: dict, info: dict) -> Portal:
     portal.status = "active"
     portal.status_reason = None
     db.session.commit()
-    if portal.billwerk_account is not None and not portal.billwerk_account.webhook_enabled and reinstall:
-        # A revoked portal that is installed again gets its billwerk webhooks back.
-        portal.billwerk_account.webhook_enabled = True
-        db.session.commit()
-    log.info("hubspot.install.completed", extra={"hub_id": hub_id, "reinstall": reinstall})
-    start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id=str(hub_id), queue="high")
-    return portal

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import logging
 
+from flask import current_app
+
 from backend.clients.base import ApiError
-from backend.clients.hubspot import HubSpotClient, HubSpotOAuth
+from backend.clients.hubspot import HubSpotClient, HubSpotOAuth, token_lock
+from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.models import Portal
 
@@ -20,20 +23,30 @@ def revoke_portal(portal: Portal) -> str:
             HubSpotClient(portal).uninstall()
         except ApiError as exc:
             problems.append(f"HubSpot did not confirm the uninstall ({exc.message})")
+    db.session.refresh(portal)
     if portal.refresh_token:
         try:
             HubSpotOAuth.from_settings().delete_refresh_token(portal.refresh_token)
         except ApiError as exc:
             problems.append(f"HubSpot did not delete the refresh token ({exc.message})")
-    if portal.billwerk_account is not None:
-        portal.billwerk_account.webhook_enabled = False
-    portal.access_token = None
-    portal.refresh_token = None
-    portal.access_token_expires_at = None
-    portal.status = "revoked"
-    portal.status_reason = "revoked by the admin"
-    portal.password_hash = None
-    db.session.commit()
+    # Under the token lock: a refresh in flight finishes first, and one that starts later finds the
+    # portal revoked (it re-reads the status under the same lock) instead of writing tokens back.
+    lock = token_lock(current_app.extensions["hubwerk.redis"](), portal.id)
+    if not lock.acquire():
+        raise HubwerkError("The portal's HubSpot tokens are being refreshed right now; revoke again in a moment.", code="busy", status=503)
+    try:
+        db.session.refresh(portal)
+        if portal.billwerk_account is not None:
+            portal.billwerk_account.webhook_enabled = False
+        portal.access_token = None
+        portal.refresh_token = None
+        portal.access_token_expires_at = None
+        portal.status = "revoked"
+        portal.status_reason = "revoked by the admin"
+        portal.password_hash = None
+        db.session.commit()
+    finally:
+        lock.release()
     log.info("hubspot.revoked", extra={"hub_id": portal.hub_id, "problems": len(problems)})
     message = (f"The connector no longer has access to HubSpot portal {portal.hub_id}, and billwerk webhooks for it are refused. "
                "Also remove the app in HubSpot (Settings > Integrations > Connected apps) and delete the webhook and the app "

@@ -342,8 +342,7 @@ class TokenManager:
             return self._refresh(rejected=rejected)
 
     def _refresh(self, rejected: str | None) -> str:
-        lock = self.redis.lock(self.lock_prefix + str(self.portal_id), timeout=self.lock_timeout_s,
-                               blocking_timeout=self.lock_timeout_s + 5)
+        lock = token_lock(self.redis, self.portal_id, self.lock_timeout_s)
         if not lock.acquire():
             raise Unavailable("Another worker is still refreshing this portal's HubSpot token; try again shortly.",
                               provider="hubspot", method="POST", path=TOKEN_PATH)
@@ -378,6 +377,11 @@ class TokenManager:
                 lock.release()
             except Exception:  # noqa: BLE001 - expired lock: the refresh is done either way
                 pass
+
+
+def token_lock(redis, portal_id: int, timeout_s: float = 30.0):
+    """The lock under which a portal's tokens change: refreshes, installs and revokes never interleave."""
+    return redis.lock(TokenManager.lock_prefix + str(portal_id), timeout=timeout_s, blocking_timeout=timeout_s + 5)
 
 
 # --- the CRM client --------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ class BillwerkAccount(db.Model):
         """The entity with this id; ``None``/empty means the root entity."""
         if not entity_id:
             return self.root_entity
-        return next((e for e in self.entities if e.entity_id == entity_id), None)
+        wanted = entity_id.strip().lower()
+        return next((e for e in self.entities if e.entity_id == wanted), None)
 
 
 class BillwerkEntity(db.Model):

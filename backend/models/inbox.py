@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -11,9 +11,9 @@ from backend.models.base import JSONType, UTCDateTime, utcnow
 SOURCES = ("hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook")
 STATUSES = ("received", "processed", "ignored", "failed")
 
-# Never stored: they carry credentials. Signatures stay (they prove nothing without the secret
-# and help when a delivery has to be investigated).
-_DROPPED_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+# Never stored: credentials, and signatures — a v1/v2 signature has no timestamp, so whoever reads
+# it next to the stored body could replay the delivery. The inbox row records which version proved it.
+_DROPPED_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-hubspot-signature", "x-hubspot-signature-v3"}
 
 
 class InboxEvent(db.Model):
@@ -25,7 +25,8 @@ class InboxEvent(db.Model):
     __tablename__ = "inbox_events"
     __table_args__ = (
         Index("ix_inbox_events_portal_received", "portal_id", "received_at"),
-        Index("ix_inbox_events_dedupe", "source", "dedupe_key"),
+        # A key names one delivery (a workflow's callbackId): a second copy is refused, not run twice.
+        UniqueConstraint("source", "dedupe_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

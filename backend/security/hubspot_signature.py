@@ -92,7 +92,8 @@ def verify(
             raise SignatureError("v3 signature on an endpoint that does not take v3")
         if not v3 or not timestamp:
             raise SignatureError("v3 signature without its timestamp (or the reverse)")
-        if not (timestamp.isascii() and timestamp.isdigit()):  # "²".isdigit() is True, int("²") fails
+        # "²".isdigit() is True and int("²") fails; a 5,000-digit number makes int() refuse too.
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 15):
             raise SignatureError("v3 timestamp is not a number of milliseconds")
         age = now_ms - int(timestamp)
         if abs(age) > V3_MAX_AGE_MS:

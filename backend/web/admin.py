@@ -50,11 +50,17 @@ def login():
             flash(exc.message, "error")
             return render_template("login.html", hub_id=hub_id), exc.status
         accounts.log_in(portal)
-        target = request.args.get("next", "")
-        return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("admin.dashboard"))
+        return redirect(_local_path(request.args.get("next", "")) or url_for("admin.dashboard"))
     if request.args.get("reinstalled"):
         flash("The connector was installed again and its HubSpot tokens renewed. Log in to continue.", "success")
     return render_template("login.html", hub_id=hub_id)
+
+
+def _local_path(target: str) -> str | None:
+    """A path on this site, never another host ("//evil", "/\\evil", "https://evil" are refused)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target and ":" not in target.split("?")[0]:
+        return target
+    return None
 
 
 @bp.post("/logout")
@@ -69,7 +75,9 @@ def set_password():
     """Right after install (proven by the OAuth callback in this browser session), or when logged in."""
     portal = accounts.current_portal()
     if portal is None and session.get("installing_portal_id"):
-        portal = db.session.get(Portal, session["installing_portal_id"])
+        installing = db.session.get(Portal, session["installing_portal_id"])
+        # Only a portal without a password can get its first one this way.
+        portal = installing if installing is not None and not installing.password_hash else None
     if portal is None:
         flash("Install the connector first, or log in to change the password.", "info")
         return redirect(url_for("admin.login"))

@@ -56,7 +56,7 @@ def _button(kind: str, object_id: str, action: str, actions: tuple[str, ...], ru
     if action not in actions:
         raise HubwerkError(f"Unknown {kind[:-1]} card action {action!r}; use one of {', '.join(actions)}.", code="unknown_action", status=404)
     body = inbound.parse_json(dict) if request.get_data() else {}
-    stored = inbound.store_delivery("hubspot_card", name=f"{kind[:-1]}.{action}", portal=portal, dedupe_key=f"{kind}:{object_id}:{action}")
+    stored = inbound.store_delivery("hubspot_card", name=f"{kind[:-1]}.{action} {object_id}", portal=portal)
     try:
         result = run(portal, object_id, action, body)
     except HubwerkError as exc:

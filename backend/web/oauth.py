@@ -61,9 +61,10 @@ def callback():
         return _failed("Installation failed", "HubSpot could not complete the installation right now. Start the installation again in a few minutes.", 502)
     portal = complete_install(token, info)
     session.clear()
-    session["installing_portal_id"] = portal.id
     if portal.password_hash:
+        # Installing again proves HubSpot access, not knowledge of the connector password: log in.
         return redirect(url_for("admin.login", hub_id=portal.hub_id, reinstalled=1))
+    session["installing_portal_id"] = portal.id
     return redirect(url_for("admin.set_password"))
 
 

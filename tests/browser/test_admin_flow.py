@@ -166,10 +166,10 @@ def test_logout_then_login(page, csrf_connector, screenshot):
     page.fill("#hub_id", "100001")
     page.fill("#password", PASSWORD)
     page.click("main button[type=submit]")
-    page.wait_for_url(f"{connector.url}/")
+    page.wait_for_url(f"{connector.url}/settings/stages")  # back where the login was asked for (?next=)
     assert "Portal 100001" in page.locator("header").inner_text()
-    page.goto(f"{connector.url}/settings/stages")
-    assert page.url == f"{connector.url}/settings/stages"
+    page.goto(f"{connector.url}/")
+    assert page.url == f"{connector.url}/"
 
 
 @pytest.mark.browser

@@ -9,6 +9,7 @@ from backend.billwerk_connection import client_for
 from backend.clients.base import ApiError, NotFound as ApiNotFound
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
+from backend.locks import company_lock
 from backend.extensions import db
 from backend.models import CustomerLink, ImportCandidate, Portal
 
@@ -40,6 +41,12 @@ def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: Hub
         raise HubwerkError(f"billwerk has no customer {customer_id} in entity {entity.name}.", code="customer_not_found", status=404) from None
     except ApiError as exc:
         raise HubwerkError(f"Could not check the customer in billwerk: {exc.message}", code="billwerk_unavailable", status=502) from None
+    # The import takes the same lock: a link and an import of one company never cross.
+    with company_lock(portal, str(company_id)):
+        return _link(portal, company_id, customer_id, entity, hubspot)
+
+
+def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: HubSpotClient) -> CustomerLink:
     existing = link_for_company(portal, company_id)
     if existing is not None:
         if existing.billwerk_customer_id == customer_id:

@@ -223,7 +223,8 @@ class CatalogSync:
     def upsert(self, chunk: list[Item], rows: dict[str, CatalogProduct]) -> None:
         inputs = [_upsert_input(item, rows.get(item.billwerk_id)) for item in chunk]
         try:
-            result = self.hubspot.batch_upsert("products", inputs, ID_PROPERTY)
+            # A batch HubSpot refuses as a whole for one bad product is split until that product is alone.
+            result = self.hubspot.batch_upsert("products", inputs, ID_PROPERTY, split_on_error=True)
         except ApiError as exc:
             raise FlowError(f"HubSpot did not take a batch of products ({exc.message}); the sync stopped after "
                             f"{self.counts['created'] + self.counts['updated']} written products and can be replayed.",

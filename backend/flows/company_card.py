@@ -9,7 +9,7 @@ from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
 from backend.flows.customer_import import COMPANY_PROPERTIES
-from backend.jobs.runs import run_now
+from backend.jobs.runs import is_stuck, run_now
 from backend.linking import link_company, link_for_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
@@ -73,6 +73,8 @@ def _last_sync(portal: Portal, company_id: str) -> dict | None:
         SyncRun.flow.in_(IMPORT_FLOWS)).order_by(SyncRun.id.desc()).limit(1)).scalar_one_or_none()
     if run is None:
         return None
+    if is_stuck(run):  # its process died; the cron marks it failed and retries it
+        return {"status": "failed", "at": run.started_at.isoformat(), "message": "Interrupted; it will be retried."}
     return {"status": run.status, "at": (run.finished_at or run.created_at).isoformat(), "message": run.error or ""}
 
 

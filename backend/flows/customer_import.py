@@ -21,12 +21,13 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from backend.billwerk_connection import client_for
-from backend.clients.base import ApiError, Conflict, ValidationFailed
+from backend.clients.base import ApiError, Conflict, NotFound as ApiNotFound, ValidationFailed
 from backend.clients.hubspot import HubSpotClient, SearchCapReached
 from backend.errors import FlowError
 from backend.extensions import db
 from backend.flows.context import portal_context
 from backend.jobs.runs import Skip, flow, report_progress
+from backend.locks import company_lock
 from backend.mapping.customer import build_customer, validate_customer
 from backend.mapping.problems import Problem
 from backend.models import BillwerkAccount, CustomerLink, ImportCandidate, Portal, SyncRun, utcnow
@@ -50,7 +51,6 @@ REVALIDATING_PROPERTIES = frozenset({
     "billwerk_buyer_reference", "billwerk_einvoicing_network", "billwerk_entity",
 })
 DEAL_TO_COMPANY_PRIMARY = 5
-LOCK_TIMEOUT_S = 120
 # Above this many customers to import at once, reading billwerk's customer list (500 a page) is
 # cheaper than one look-up per customer.
 INDEX_THRESHOLD = 50
@@ -181,14 +181,13 @@ def _entity_of(account: BillwerkAccount, company: dict) -> str:
     return entity.entity_id
 
 
-def _company_lock(portal: Portal, company_id: str):
-    redis = current_app.extensions["hubwerk.redis"]()
-    return redis.lock(f"hubwerk:lock:company:{portal.id}:{company_id}", timeout=LOCK_TIMEOUT_S, blocking_timeout=LOCK_TIMEOUT_S)
-
-
 def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotClient, items: list[Prepared],
                     *, progress: Callable[[dict], None] | None = None) -> Outcome:
-    """Import each company at most once; report every company's outcome back to HubSpot."""
+    """Import each company at most once; report every company's outcome back to HubSpot.
+
+    What was done is written back even when the run stops part-way (billwerk down, a timeout):
+    a company linked in billwerk is never left without its status in HubSpot.
+    """
     settings = current_app.config["HUBWERK"]
     outcome = Outcome()
     writes: dict[str, dict] = {}
@@ -203,35 +202,43 @@ def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotCl
         found = client_for(account, entity_id).find_customer_by_external_id(external_id)
         return found["Id"] if found else None
 
-    for done, item in enumerate(items, start=1):
-        cid = item.company_id
-        try:
-            entity_id = _entity_of(account, item.company)
-        except FlowError as exc:
-            outcome.problems[cid] = [Problem("billwerk_entity", exc.message, "company", cid)]
-        else:
-            with _company_lock(portal, cid):
-                _import_one(portal, account, item, entity_id, outcome, billwerk_customer_by_external_id)
-        if cid in outcome.problems:
-            outcome.counts["invalid"] += 1
-            writes[cid] = {"billwerk_import_status": "invalid",
-                           "billwerk_import_errors": _problem_lines(outcome.problems[cid], settings.hubspot_app_base_url, portal.hub_id)}
-        elif cid in outcome.customer_ids:
-            writes[cid] = {"billwerk_customer_id": outcome.customer_ids[cid], "billwerk_import_errors": ""}
-            if (item.company.get("billwerk_import_status") or "") != "linked":
-                writes[cid]["billwerk_import_status"] = "imported"
-        if progress and done % 100 == 0:
-            progress(outcome.counts)
-    _record_candidates(portal, items, outcome)
-    _write_back(hubspot, writes, outcome)
+    try:
+        for done, item in enumerate(items, start=1):
+            cid = item.company_id
+            try:
+                entity_id = _entity_of(account, item.company)
+            except FlowError as exc:
+                outcome.problems[cid] = [Problem("billwerk_entity", exc.message, "company", cid)]
+            else:
+                with company_lock(portal, cid):
+                    _import_one(portal, account, item, entity_id, outcome, billwerk_customer_by_external_id)
+            if cid in outcome.problems:
+                outcome.counts["invalid"] += 1
+                writes[cid] = {"billwerk_import_status": "invalid",
+                               "billwerk_import_errors": _problem_lines(outcome.problems[cid], settings.hubspot_app_base_url, portal.hub_id)}
+            elif cid in outcome.customer_ids:
+                status = item.company.get("billwerk_import_status") or ""
+                wanted = {"billwerk_customer_id": outcome.customer_ids[cid], "billwerk_import_errors": "",
+                          "billwerk_import_status": status if status == "linked" else "imported"}
+                if any((item.company.get(k) or "") != v for k, v in wanted.items()):  # already right: no write
+                    writes[cid] = wanted
+            if progress and done % 100 == 0:
+                progress(outcome.counts)
+    finally:
+        _record_candidates(portal, items, outcome)
+        _write_back(hubspot, writes, outcome)
     return outcome
+
+
+def _link_of(portal: Portal, entity_id: str, company_id: str) -> CustomerLink | None:
+    return db.session.execute(db.select(CustomerLink).where(
+        CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == company_id,
+    )).scalar_one_or_none()
 
 
 def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcome, lookup) -> None:
     cid = item.company_id
-    link = db.session.execute(db.select(CustomerLink).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == cid,
-    )).scalar_one_or_none()
+    link = _link_of(portal, entity_id, cid)
     if link is not None:
         outcome.counts["already_linked"] += 1
         outcome.customer_ids[cid] = link.billwerk_customer_id
@@ -245,14 +252,16 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
     external_id = payload["ExternalCustomerId"]
     billwerk = client_for(account, entity_id)
     try:
-        customer_id = lookup(entity_id, external_id)
+        customer_id = _named_customer(billwerk, item) or lookup(entity_id, external_id)
         if customer_id is not None:
             outcome.counts["linked_existing"] += 1
         else:
             try:
                 customer_id = billwerk.create_customer(payload)["Id"]
                 outcome.counts["imported"] += 1
-            except Conflict:  # created meanwhile (an earlier attempt that died before linking)
+            except (Conflict, ValidationFailed):
+                # billwerk refuses a second customer with this ExternalCustomerId (409, or 422 on some
+                # systems): one was created meanwhile, e.g. by an attempt that died before linking.
                 found = billwerk.find_customer_by_external_id(external_id)
                 if found is None:
                     raise
@@ -272,19 +281,42 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
     try:
         db.session.commit()
     except IntegrityError:
-        db.session.rollback()  # linked meanwhile by someone holding no lock (a manual link): keep theirs
-        existing = db.session.execute(db.select(CustomerLink).where(
-            CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == cid,
-        )).scalar_one()
+        db.session.rollback()
+        existing = _link_of(portal, entity_id, cid)
+        if existing is None:  # the customer belongs to another company already
+            other = db.session.execute(db.select(CustomerLink.hubspot_company_id).where(
+                CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id,
+                CustomerLink.billwerk_customer_id == customer_id)).scalar()
+            outcome.problems[cid] = [Problem("billwerk_external_customer_id",
+                                             f"billwerk customer {customer_id} is already linked to company {other}: give this company its own external id",
+                                             "company", cid)]
+            return
         customer_id = existing.billwerk_customer_id
     outcome.customer_ids[cid] = customer_id
     log.info("flow.import.customer_linked", extra={"hub_id": portal.hub_id, "company_id": cid, "customer_id": customer_id})
 
 
+def _named_customer(billwerk, item: Prepared) -> str | None:
+    """A company that already names its billwerk customer (a restored database, a move from
+    billwerk's own connector) keeps that customer when billwerk still has it."""
+    named = (item.company.get("billwerk_customer_id") or "").strip()
+    if not named:
+        return None
+    try:
+        return billwerk.get_customer(named)["Id"]
+    except ApiNotFound:
+        return None
+
+
 def _write_back(hubspot: HubSpotClient, writes: dict[str, dict], outcome: Outcome) -> None:
     if not writes:
         return
-    result = hubspot.batch_update("companies", [{"id": cid, "properties": props} for cid, props in writes.items()])
+    try:
+        result = hubspot.batch_update("companies", [{"id": cid, "properties": props} for cid, props in writes.items()], split_on_error=True)
+    except ApiError as exc:  # the links are safe in the database: a replay writes these statuses again
+        for cid in writes:
+            outcome.errors.setdefault(cid, f"HubSpot did not take the status update ({exc.message})")
+        return
     for error in result.errors:
         outcome.errors.setdefault(str((error.input or {}).get("id")), f"HubSpot refused the status update: {error.message}")
 
@@ -378,14 +410,12 @@ def import_customer_for_deal(run: SyncRun) -> dict:
     if stage not in won_stages(portal, hubspot):
         raise Skip(f"Deal {run.object_id} is not closed-won (stage {stage}).")
     prepared, orphans = gather_for_deals(hubspot, deal)
-    if orphans:
-        raise FlowError(f"Deal {run.object_id} has no company: associate one, then replay this run.")
+    if orphans:  # often the company is associated a moment after the deal is created: try again later
+        raise FlowError(f"Deal {run.object_id} has no company yet: associate one; the import is retried.", retriable=True)
     item = prepared[0]
     run.params = dict(run.params or {}, company_id=item.company_id)  # the workflow callback reports its customer
     db.session.commit()  # never hold a write (SQLite: the database lock) across calls to billwerk or HubSpot
-    if db.session.execute(db.select(CustomerLink.id).where(CustomerLink.portal_id == portal.id,
-                                                           CustomerLink.hubspot_company_id == item.company_id)).first():
-        raise Skip(f"Company {item.company_id} is already linked to a billwerk customer.")
+    # An already linked company costs no billwerk call; its HubSpot status is only repaired if wrong.
     return _single(import_prepared(portal, account, hubspot, [item]), item.company_id)
 
 
@@ -443,8 +473,12 @@ def import_customers(run: SyncRun) -> dict:
     else:
         deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
         prepared, orphans = gather_for_deals(hubspot, deals)
-        linked = {cid for (cid,) in db.session.execute(db.select(CustomerLink.hubspot_company_id).where(CustomerLink.portal_id == portal.id))}
-        prepared = [p for p in prepared if p.company_id not in linked]
+        linked = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.billwerk_customer_id).where(
+            CustomerLink.portal_id == portal.id)).all())
+        # Linked companies whose HubSpot record already says so are done; others get their status repaired.
+        prepared = [p for p in prepared if linked.get(p.company_id) is None
+                    or (p.company.get("billwerk_customer_id") or "") != linked[p.company_id]
+                    or (p.company.get("billwerk_import_status") or "") not in ("imported", "linked")]
     report_progress(run, {"companies": len(prepared)})
     outcome = import_prepared(portal, account, hubspot, prepared, progress=lambda counts: report_progress(run, counts))
     return dict(_finish(outcome, len(prepared)), deals_without_company=len(orphans))

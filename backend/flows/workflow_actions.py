@@ -37,8 +37,9 @@ def complete_callback(run: SyncRun) -> None:
         return
     if run.status == "failed" and run.retriable and run.next_retry_at is not None:
         return  # the cron will try again; the workflow keeps waiting (up to its expiry)
+    done = "Already linked to its billwerk customer" if (run.counts or {}).get("already_linked") else "Imported into billwerk"
     outputs = {"result": "failed" if run.status == "failed" else "success",
-               "message": run.error or ("Imported into billwerk" if run.status == "succeeded" else "Nothing to do"),
+               "message": run.error or (done if run.status == "succeeded" else "Nothing to do"),
                "hs_execution_state": "FAIL_CONTINUE" if run.status == "failed" else "SUCCESS"}
     company_id = run.object_id if run.object_type == "company" else (run.params or {}).get("company_id")
     link = link_for_company(db.session.get(Portal, run.portal_id), company_id) if company_id else None

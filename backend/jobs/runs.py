@@ -13,6 +13,8 @@ from typing import Callable
 
 from flask import current_app
 from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 from backend.errors import FlowError, HubwerkError
 from backend.extensions import db
@@ -30,7 +32,11 @@ PROGRESS_LISTENERS: list[Callable[[SyncRun, "str | None"], None]] = []
 # Called with every run that finished (workflow callbacks complete here).
 FINISH_HOOKS: list[Callable[[SyncRun], None]] = []
 MAX_ATTEMPTS = 5
-LOCK_TIMEOUT_S = 15 * 60
+LOCK_TIMEOUT_S = 30 * 60    # the longest a run may take; its lock expires after this
+LOCK_WAIT_S = 5 * 60        # how long a worker waits for another run of the same object
+# A job may wait for the lock, then run: it is only killed after both.
+JOB_TIMEOUT_S = LOCK_TIMEOUT_S + LOCK_WAIT_S
+ORPHAN_AFTER_S = 10 * 60    # a run queued this long without a waiting job lost it (e.g. Redis restarted)
 
 
 class Skip(Exception):
@@ -78,7 +84,7 @@ def start_run(
                 SyncRun.status == "queued",
             ).limit(1)
         ).scalar_one_or_none()
-        if waiting is not None and (waiting.params or {}) == (params or {}):
+        if waiting is not None and (waiting.params or {}) == (params or {}) and _job_waiting(waiting):
             return waiting
     run = SyncRun(
         portal_id=portal_id,
@@ -95,6 +101,17 @@ def start_run(
     return run
 
 
+def _job_waiting(run: SyncRun) -> bool:
+    """Whether the run's RQ job is still there to run it (a run whose job was lost must not absorb others)."""
+    if not run.job_id:
+        return False
+    try:
+        status = Job.fetch(run.job_id, connection=redis_connection()).get_status()
+    except NoSuchJobError:
+        return False
+    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
 def enqueue_run(run: SyncRun, queue: str = "default") -> None:
     """Enqueue after the row is committed, so the worker always finds it."""
     job = get_queue(queue).enqueue(
@@ -102,7 +119,7 @@ def enqueue_run(run: SyncRun, queue: str = "default") -> None:
         run.id,
         job_id=f"run-{run.id}-{run.attempts + 1}",
         description=f"{run.flow} {run.object_type or 'portal'} {run.object_id or run.portal_id}",
-        job_timeout=LOCK_TIMEOUT_S,
+        job_timeout=JOB_TIMEOUT_S,
         # Lost workers and broken connections to Redis: RQ tries again; flow failures are ours to record.
         retry=Retry(max=2, interval=[10, 60]),
     )
@@ -128,7 +145,7 @@ def run_now(flow_name: str, *, wait_s: float = 10.0, **kwargs) -> SyncRun:
     return run
 
 
-def execute_run(run_id: int, wait_s: float = LOCK_TIMEOUT_S, hand_over_when_busy: bool = False) -> str:
+def execute_run(run_id: int, wait_s: float = LOCK_WAIT_S, hand_over_when_busy: bool = False) -> str:
     """RQ entry point. Idempotent on ``run_id``: a finished run is not executed again."""
     with app_context():
         run = db.session.get(SyncRun, run_id)
@@ -143,6 +160,7 @@ def execute_run(run_id: int, wait_s: float = LOCK_TIMEOUT_S, hand_over_when_busy
             if not lock.acquire():
                 if hand_over_when_busy:
                     return "busy"
+                run.attempts += 1  # counts towards MAX_ATTEMPTS like any other try
                 _finish(run, "failed", error="Another run for the same object did not finish in time; this one will be retried.", retriable=True)
                 return run.status
             try:
@@ -216,7 +234,7 @@ def _lock_name(run: SyncRun) -> str:
 
 def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
     """Queue a failed (or stuck) run again; its history of attempts is kept."""
-    if run.status in ("queued",):
+    if run.status == "queued" and _job_waiting(run):
         return run
     if run.status == "succeeded":
         raise FlowError(f"Run {run.id} already succeeded; start a new run instead of replaying it.", code="already_succeeded", status=409)
@@ -225,6 +243,30 @@ def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
     db.session.commit()
     enqueue_run(run, queue=queue)
     return run
+
+
+def recover_stuck_runs() -> dict:
+    """Cron: runs whose process died mid-way (a web request timed out, a deploy, Ctrl-C) become
+    failed-retriable; queued runs whose job was lost are queued again. Nothing stays stuck."""
+    with app_context():
+        now = utcnow()
+        stale = db.session.execute(db.select(SyncRun).where(
+            SyncRun.status == "running", SyncRun.started_at < now - timedelta(seconds=JOB_TIMEOUT_S))).scalars().all()
+        for run in stale:
+            _finish(run, "failed", error="The run was interrupted (its process ended) and will be retried.", retriable=True)
+        orphans = [run for run in db.session.execute(db.select(SyncRun).where(
+            SyncRun.status == "queued", SyncRun.created_at < now - timedelta(seconds=ORPHAN_AFTER_S))).scalars()
+            if not _job_waiting(run)]
+        for run in orphans:
+            enqueue_run(run, queue="low")
+        if stale or orphans:
+            log.warning("job.recover_stuck_runs", extra={"interrupted": len(stale), "requeued": len(orphans)})
+        return {"interrupted": len(stale), "requeued": len(orphans)}
+
+
+def is_stuck(run: SyncRun) -> bool:
+    """A run that says running but whose process cannot still be at it."""
+    return run.status == "running" and run.started_at is not None and run.started_at < utcnow() - timedelta(seconds=JOB_TIMEOUT_S)
 
 
 def retry_failed_runs() -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rq.cron import CronScheduler
 
-from backend.jobs.runs import retry_failed_runs
+from backend.jobs.runs import recover_stuck_runs, retry_failed_runs
 
 
 def sync_products_everywhere() -> int:
@@ -18,6 +18,7 @@ def sync_products_everywhere() -> int:
 # (function, queue, schedule) — tests enumerate this table.
 SCHEDULE = [
     (retry_failed_runs, "low", {"interval": 300}),
+    (recover_stuck_runs, "low", {"interval": 600}),
     (sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
 ]
 

@@ -138,6 +138,21 @@ def test_a_hidden_plan_archives_its_variants_and_a_deleted_item_is_archived(read
     assert db.session.execute(db.select(CatalogProduct).where(CatalogProduct.billwerk_id == discount["Id"])).first() is None
 
 
+def test_a_batch_refused_as_a_whole_is_split_until_the_bad_item_is_alone(connector):
+    """Some HubSpot batch errors fail the whole batch for one record (field notes #2)."""
+    connector.billwerk.seed(catalog_items=104, customers=0)
+    connector.hubspot.configure(batch_errors="strict")
+    portal = connector.install()
+    connector.connect_billwerk(portal, entities=(ROOT_ENTITY,))
+    component = next(v for v in visible_items(connector, {ROOT_ENTITY[0]}).values() if v["kind"] == "components")
+    with connector.billwerk.store.lock:
+        connector.billwerk.store.get("components", component["Id"])["Description"] = {"_c": "x" * 70_000}
+    run = sync(connector, portal)
+    assert (run.status, run.counts["created"], run.counts["failed"]) == ("failed", 99, 1)
+    assert component["Id"] in run.error and len(products(connector)) == 99
+    assert len(crm_calls(connector, UPSERT)) <= 2 * 7 + 1  # halving 100 down to the one bad item
+
+
 def test_one_invalid_item_in_a_batch_fails_alone_and_the_other_99_are_written(connector):
     connector.billwerk.seed(catalog_items=104, customers=0)  # 4 of them hidden: 100 visible
     portal = connector.install()
@@ -235,7 +250,7 @@ def test_cli_syncs_in_the_foreground_or_enqueues(ready):
 
 def test_cli_reports_a_failed_sync_in_one_error_line(ready):
     connector, portal = ready
-    connector.hubspot.add_fault(path_prefix=UPSERT, method="POST", status=400, times=1)
+    connector.hubspot.add_fault(path_prefix=UPSERT, method="POST", status=403, times=1)  # nothing a retry or a split can mend
     result = connector.app.test_cli_runner().invoke(args=["sync-products", "--portal-id", "100001"])
     assert result.exit_code == 1
     errors = result.stderr.splitlines()

@@ -98,3 +98,110 @@ def test_workflow_retries_of_one_callback_start_one_run(connector):
     malformed = requests.post(url, data=b'{"callbackId": "x", "origin": [1], "object": {}}', timeout=10, headers={"Content-Type": "application/json"} | signed_headers(
         connector.hubspot.client_secret, versions=("v2",), method="POST", uri=url, body=b'{"callbackId": "x", "origin": [1], "object": {}}'))
     assert malformed.status_code == 400
+
+
+# -- flows ------------------------------------------------------------------------------------------
+
+def _ready(connector):
+    portal = connector.install()
+    connector.connect_billwerk(portal)
+    return portal
+
+
+def test_a_failed_write_back_is_repaired_by_the_replay(connector):
+    from backend.jobs.runs import replay_run
+    from backend.models import CustomerLink, SyncRun
+    from tests.e2e.records import GOOD_DE, company_with_deal
+
+    _ready(connector)
+    ids = company_with_deal(connector.hubspot, GOOD_DE)
+    connector.deliver()
+    connector.hubspot.add_fault(path_prefix="/crm/v3/objects/companies/batch/update", method="POST", status=403, times=1)
+    connector.hubspot.user_update("deals", ids["deal"], {"dealstage": "closedwon"})
+    connector.deliver()
+    runs = db.session.execute(db.select(SyncRun).where(SyncRun.flow == "import_customer_for_deal")).scalars().all()
+    run = next(r for r in runs if r.status == "failed")  # the write-back of the first run to import failed
+    assert run.retriable and "status update" in run.error
+    assert db.session.execute(db.select(CustomerLink)).scalar_one()  # billwerk side done and linked
+    assert not connector.hubspot.get_object("companies", ids["company"])["properties"].get("billwerk_customer_id")
+    replay_run(run)
+    connector.work()
+    db.session.refresh(run)
+    assert run.status == "succeeded" and run.counts["already_linked"] == 1
+    props = connector.hubspot.get_object("companies", ids["company"])["properties"]
+    assert props["billwerk_import_status"] == "imported" and props["billwerk_customer_id"]
+    assert len(connector.billwerk.state()["customers"]) == 1
+
+
+def test_a_queued_run_whose_job_was_lost_absorbs_nothing_and_is_requeued(connector):
+    from datetime import timedelta
+
+    from rq.job import Job
+
+    from backend.jobs.runs import recover_stuck_runs, start_run
+    from backend.models import SyncRun, utcnow
+
+    portal = _ready(connector)
+    lost = start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id="100001")
+    Job.fetch(lost.job_id, connection=connector.app.extensions["hubwerk.redis"]()).delete()  # e.g. Redis lost it
+    again = start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id="100001")
+    assert again.id != lost.id
+    lost.created_at = utcnow() - timedelta(hours=1)
+    db.session.commit()
+    assert recover_stuck_runs()["requeued"] == 1
+    connector.work()
+    db.session.refresh(lost)
+    assert lost.status == "succeeded"
+
+
+def test_a_run_whose_process_died_becomes_retriable(connector):
+    from datetime import timedelta
+
+    from backend.jobs.runs import recover_stuck_runs
+    from backend.models import SyncRun, utcnow
+
+    portal = _ready(connector)
+    run = SyncRun(portal_id=portal.id, flow="import_company", object_type="company", object_id="1", status="running",
+                  attempts=1, started_at=utcnow() - timedelta(hours=2), params={})
+    db.session.add(run)
+    db.session.commit()
+    assert recover_stuck_runs()["interrupted"] == 1
+    db.session.refresh(run)
+    assert run.status == "failed" and run.retriable and run.next_retry_at is not None
+
+
+def test_a_company_that_names_its_billwerk_customer_keeps_it(connector):
+    from backend.billwerk_connection import client_for
+    from tests.e2e.records import GOOD_DE, company_with_deal
+
+    portal = _ready(connector)
+    existing = client_for(portal.billwerk_account).create_customer({"CompanyName": "Nordlicht (from billwerk)", "ExternalCustomerId": "legacy-7"})["Id"]
+    ids = company_with_deal(connector.hubspot, GOOD_DE | {"billwerk_customer_id": existing}, stage="closedwon")
+    connector.deliver()
+    assert [c["Id"] for c in connector.billwerk.state()["customers"]] == [existing]
+    assert connector.hubspot.get_object("companies", ids["company"])["properties"]["billwerk_import_status"] == "imported"
+
+
+def test_two_companies_claiming_one_external_id_get_a_problem_not_a_crash(connector):
+    from backend.models import SyncRun
+    from tests.e2e.records import GOOD_DE, GOOD_US, company_with_deal
+
+    _ready(connector)
+    company_with_deal(connector.hubspot, GOOD_DE | {"billwerk_external_customer_id": "ACME-1"}, stage="closedwon")
+    connector.deliver()
+    second = company_with_deal(connector.hubspot, GOOD_US | {"billwerk_external_customer_id": "ACME-1"}, stage="closedwon")
+    connector.deliver()
+    props = connector.hubspot.get_object("companies", second["company"])["properties"]
+    assert props["billwerk_import_status"] == "invalid" and "already linked to company" in props["billwerk_import_errors"]
+    runs = db.session.execute(db.select(SyncRun).where(SyncRun.object_id == second["deal"])).scalars().all()
+    assert runs and all("Internal error" not in (r.error or "") for r in runs)
+
+
+def test_a_deal_without_its_company_yet_is_retried(connector):
+    from backend.models import SyncRun
+
+    _ready(connector)
+    deal = connector.hubspot.user_create("deals", {"dealname": "Early bird", "pipeline": "default", "dealstage": "closedwon"})
+    connector.deliver()
+    run = db.session.execute(db.select(SyncRun).where(SyncRun.object_id == deal["id"])).scalar_one()
+    assert run.status == "failed" and run.retriable and "no company yet" in run.error

@@ -57,6 +57,12 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
 
     register_web(app)
     register_cli(app)
+    if settings.forwarded_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Behind N trusted proxies: the client's address (login throttling, logs) comes from X-Forwarded-For.
+        n = settings.forwarded_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     if app.config["HUBWERK_CHECK_DATABASE"]:
         with app.app_context():

@@ -65,6 +65,7 @@ class Settings:
     hubspot_app_base_url: str
     hubspot_rate_limit: RateLimit
     log_level: str
+    forwarded_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -134,6 +135,10 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError("LOG_LEVEL", f"must be DEBUG, INFO, WARNING or ERROR, not {log_level!r}")
 
+    proxies_raw = get("FORWARDED_PROXIES") or "0"
+    if not proxies_raw.isascii() or not proxies_raw.isdigit() or int(proxies_raw) > 5:
+        raise ConfigError("FORWARDED_PROXIES", f"must be the number of reverse proxies in front of the connector (0-5), not {proxies_raw!r}")
+
     return Settings(
         env=env,
         instance_path=instance,
@@ -150,6 +155,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         hubspot_app_base_url=_http_url("HUBSPOT_APP_BASE_URL", get("HUBSPOT_APP_BASE_URL") or "https://app.hubspot.com"),
         hubspot_rate_limit=_rate_limit(get("HUBSPOT_RATE_LIMIT") or "110/10s"),
         log_level=log_level,
+        forwarded_proxies=int(proxies_raw),
     )
 
 

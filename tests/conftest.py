@@ -21,7 +21,7 @@ pytest_plugins = ["sandbox.pytest_plugin"]
 # Settings the tests must not inherit from a developer's shell.
 _ISOLATED = ("HUBWERK_ENV", "SECRET_KEY", "ENCRYPTION_KEYS", "HUBSPOT_CLIENT_ID", "HUBSPOT_CLIENT_SECRET",
              "HUBSPOT_APP_ID", "HUBSPOT_API_BASE_URL", "HUBSPOT_AUTHORIZE_URL", "HUBSPOT_APP_BASE_URL",
-             "HUBSPOT_RATE_LIMIT", "PUBLIC_BASE_URL", "HUBWERK_INSTANCE_PATH")
+             "HUBSPOT_RATE_LIMIT", "PUBLIC_BASE_URL", "HUBWERK_INSTANCE_PATH", "FORWARDED_PROXIES")
 
 
 def app_environ(instance_path, **overrides) -> dict:

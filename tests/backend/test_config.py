@@ -49,6 +49,7 @@ def test_postgres_urls_use_psycopg(tmp_path):
         ("HUBSPOT_RATE_LIMIT", "110 per 10", "must look like 110/10s"),
         ("HUBSPOT_APP_ID", "abc", "numeric id"),
         ("HUBWERK_ENV", "staging", "must be one of"),
+        ("FORWARDED_PROXIES", "yes", "number of reverse proxies"),
         ("SECRET_KEY", "short", "too short"),
     ],
 )
@@ -115,3 +116,17 @@ def test_unreachable_database_hides_the_password(tmp_path):
     assert result.returncode == 1
     assert "hunter2" not in result.stderr
     assert "cannot connect to postgresql+psycopg://user:***@127.0.0.1:1/db" in result.stderr
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for(tmp_path):
+    from backend import create_app
+
+    app = create_app(settings_from(tmp_path, FORWARDED_PROXIES="1"), config={"TESTING": True})
+
+    @app.get("/whoami")
+    def whoami():
+        from flask import request
+        return request.remote_addr or ""
+
+    seen = app.test_client().get("/whoami", headers={"X-Forwarded-For": "203.0.113.9"}, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    assert seen.get_data(as_text=True) == "203.0.113.9"

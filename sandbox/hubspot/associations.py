@@ -162,6 +162,24 @@ def _pair(item) -> tuple[str, str]:
 
 @bp.route("/crm/v4/associations/<ftype>/<ttype>/batch/create", methods=["POST"])
 def batch_create(ftype, ttype):
+    return _associate_each(
+        ftype, ttype, 201,
+        type_ids_of=lambda f, t, item: _type_ids(f, t, item.get("types")),
+        rows_of=lambda f, fid, t, tid: [_labels_pair(f, fid, t, tid, g.portal.assoc[(f, fid)][(t, tid)])],
+    )
+
+
+@bp.route("/crm/v4/associations/<ftype>/<ttype>/batch/associate/default", methods=["POST"])
+def batch_default(ftype, ttype):
+    return _associate_each(
+        ftype, ttype, 200,
+        type_ids_of=lambda f, t, item: [schema.default_association_type(f, t)],
+        rows_of=_default_rows,
+    )
+
+
+def _associate_each(ftype, ttype, status, *, type_ids_of, rows_of):
+    """The batch-associate loop both endpoints share: per-input errors, the rest associated."""
     ftype, ttype = _types(ftype, ttype, True)
     started = _now()
     hs = sandbox()
@@ -169,34 +187,15 @@ def batch_create(ftype, ttype):
     for item in batch_inputs(body_json()):
         fid, tid = _pair(item)
         try:
-            type_ids = _type_ids(ftype, ttype, item.get("types"))
+            type_ids = type_ids_of(ftype, ttype, item)
             _require(ftype, fid, 400)
             _require(ttype, tid, 400)
         except ApiError as err:
             errors.append(_err(err, [fid, tid]))
             continue
         hs.crm.associate(g.portal, ftype, fid, ttype, tid, type_ids, g.source)
-        results.append(_labels_pair(ftype, fid, ttype, tid, g.portal.assoc[(ftype, fid)][(ttype, tid)]))
-    return _batch(results, errors, 201, started)
-
-
-@bp.route("/crm/v4/associations/<ftype>/<ttype>/batch/associate/default", methods=["POST"])
-def batch_default(ftype, ttype):
-    ftype, ttype = _types(ftype, ttype, True)
-    started = _now()
-    hs = sandbox()
-    results, errors = [], []
-    for item in batch_inputs(body_json()):
-        fid, tid = _pair(item)
-        try:
-            _require(ftype, fid, 400)
-            _require(ttype, tid, 400)
-        except ApiError as err:
-            errors.append(_err(err, [fid, tid]))
-            continue
-        hs.crm.associate(g.portal, ftype, fid, ttype, tid, [schema.default_association_type(ftype, ttype)], g.source)
-        results += _default_rows(ftype, fid, ttype, tid)
-    return _batch(results, errors, 200, started)
+        results += rows_of(ftype, fid, ttype, tid)
+    return _batch(results, errors, status, started)
 
 
 @bp.route("/crm/v4/associations/<ftype>/<ttype>/batch/read", methods=["POST"])

@@ -81,14 +81,17 @@ describe('HubSpot project', () => {
     }
   });
 
-  it('finds the app and the company card, the card depending on the app', async () => {
+  it('finds the app, the company card and the webhooks, each feature depending on the app', async () => {
     const { intermediateRepresentation } = await translateProject();
     const byUid = intermediateRepresentation.intermediateNodesIndexedByUid;
 
-    expect(Object.keys(byUid).sort()).toEqual(['hubwerk_app', 'hubwerk_company_card']);
+    expect(Object.keys(byUid).sort()).toEqual(['hubwerk_app', 'hubwerk_company_card', 'hubwerk_webhooks']);
     expect(byUid.hubwerk_app?.componentType).toBe('APPLICATION');
     expect(byUid.hubwerk_company_card?.componentType).toBe('CARD');
-    expect(byUid.hubwerk_company_card?.componentDeps.app).toBe('hubwerk_app');
+    expect(byUid.hubwerk_webhooks?.componentType).toBe('WEBHOOKS');
+    for (const uid of ['hubwerk_company_card', 'hubwerk_webhooks']) {
+      expect(byUid[uid]?.componentDeps.app, uid).toBe('hubwerk_app');
+    }
   });
 });
 
@@ -108,6 +111,23 @@ describe('app-hsmeta.json', () => {
     expect(app.config.permittedUrls.fetch).toEqual([BACKEND_URL]);
     expect(app.config.auth.redirectUrls).toEqual([`${BACKEND_URL}/oauth/hubspot/callback`]);
     expect(BACKEND_URL).toMatch(/^https:\/\/[^/]+(\/.*[^/])?$/);
+  });
+});
+
+describe('webhooks-hsmeta.json', () => {
+  const webhooks = readJson('src/app/webhooks/webhooks-hsmeta.json');
+
+  // Which subscriptions exist is checked against the backend's dispatch table by
+  // tests/backend/test_webhook_subscriptions.py; here: HubSpot's shape and the backend URL.
+  it('sends the subscribed events to the backend webhook endpoint', () => {
+    expect(webhooks.type).toBe('webhooks');
+    expect(webhooks.config.settings.targetUrl).toBe(`${BACKEND_URL}/api/webhook/hubspot/events`);
+    const rows = webhooks.config.subscriptions.legacyCrmObjects as Array<Record<string, unknown>>;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.active, JSON.stringify(row)).toBe(true);
+      expect(String(row.subscriptionType)).toMatch(/^(company|contact|deal|line_item|product)\.[a-zA-Z]+$/);
+    }
   });
 });
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Sets the connector backend base URL in the one card-code constant and in app-hsmeta.json
-// (permittedUrls.fetch, auth.redirectUrls and support URLs that pointed at the old backend).
+// Sets the connector backend base URL everywhere HubSpot needs it: the one card-code constant,
+// app-hsmeta.json (permittedUrls.fetch, auth.redirectUrls and support URLs that pointed at the old
+// backend), the webhook target URL and the URL of every workflow action.
 //
 //   npm run set-backend-url -- https://connector.example.com
 //   node scripts/set-backend-url.mjs https://connector.example.com [--project-dir DIR]
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +13,10 @@ export const DEFAULT_BACKEND_URL = 'https://hubwerk.example.com';
 export const CONFIG_FILE = 'src/app/cards/lib/config.ts';
 export const APP_META_FILE = 'src/app/app-hsmeta.json';
 export const OAUTH_CALLBACK_PATH = '/oauth/hubspot/callback';
+export const WEBHOOKS_META_FILE = 'src/app/webhooks/webhooks-hsmeta.json';
+export const WEBHOOK_PATH = '/api/webhook/hubspot/events';
+export const WORKFLOW_ACTIONS_DIR = 'src/app/workflow-actions';
+export const WORKFLOW_ACTION_PATH = '/api/workflow-actions/';
 
 const CONSTANT_LINE = /^export const BACKEND_URL = '([^']*)';$/m;
 
@@ -95,9 +100,52 @@ export function setBackendUrl(projectDir, rawUrl) {
   }
   meta.config = config;
 
-  writeFileSync(configPath, nextSource);
-  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
-  return { oldUrl, url, files: [CONFIG_FILE, APP_META_FILE] };
+  // Read and change everything first, so a broken file leaves every file as it was.
+  /** @type {Array<[string, string]>} */
+  const writes = [
+    [CONFIG_FILE, nextSource],
+    [APP_META_FILE, `${JSON.stringify(meta, null, 2)}\n`],
+  ];
+  if (existsSync(join(projectDir, WEBHOOKS_META_FILE))) {
+    const text = readFileSync(join(projectDir, WEBHOOKS_META_FILE), 'utf8');
+    writes.push([WEBHOOKS_META_FILE, replaceUrlField(WEBHOOKS_META_FILE, text, 'targetUrl', `${url}${WEBHOOK_PATH}`)]);
+  }
+  const actionsDir = join(projectDir, WORKFLOW_ACTIONS_DIR);
+  const actionFiles = existsSync(actionsDir)
+    ? readdirSync(actionsDir).filter((name) => name.endsWith('-hsmeta.json')).sort()
+    : [];
+  for (const name of actionFiles) {
+    const file = `${WORKFLOW_ACTIONS_DIR}/${name}`;
+    const text = readFileSync(join(projectDir, file), 'utf8');
+    const action = JSON.parse(text)?.config?.actionUrl;
+    const slug = typeof action === 'string' ? action.split('/').pop() : undefined;
+    if (!slug) {
+      throw new Error(`${file}: config.actionUrl must end in the action name (…${WORKFLOW_ACTION_PATH}<action>)`);
+    }
+    writes.push([file, replaceUrlField(file, text, 'actionUrl', `${url}${WORKFLOW_ACTION_PATH}${slug}`)]);
+  }
+  for (const [file, text] of writes) {
+    writeFileSync(join(projectDir, file), text);
+  }
+  return { oldUrl, url, files: writes.map(([file]) => file) };
+}
+
+/**
+ * Replaces the value of the one `"key": "…"` line, keeping the file's own layout (these files are
+ * edited by hand and reviewed as diffs).
+ * @param {string} file
+ * @param {string} text
+ * @param {string} key
+ * @param {string} value
+ * @returns {string}
+ */
+function replaceUrlField(file, text, key, value) {
+  const pattern = new RegExp(`("${key}"\\s*:\\s*)"[^"]*"`, 'g');
+  const hits = text.match(pattern) ?? [];
+  if (hits.length !== 1) {
+    throw new Error(`${file}: expected exactly one "${key}" in the file, found ${hits.length}`);
+  }
+  return text.replace(pattern, (_match, head) => `${head}${JSON.stringify(value)}`);
 }
 
 /**

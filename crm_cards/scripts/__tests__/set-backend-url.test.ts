@@ -10,6 +10,7 @@ const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const SCRIPT = join(PROJECT_DIR, 'scripts', 'set-backend-url.mjs');
 const CONFIG = 'src/app/cards/lib/config.ts';
 const APP_META = 'src/app/app-hsmeta.json';
+const WEBHOOKS = 'src/app/webhooks/webhooks-hsmeta.json';
 
 let workDir: string;
 
@@ -18,6 +19,7 @@ const run = (...args: string[]) =>
 
 const read = (path: string) => readFileSync(join(workDir, path), 'utf8');
 const appMeta = () => JSON.parse(read(APP_META)) as Record<string, any>;
+const webhooks = () => JSON.parse(read(WEBHOOKS)) as Record<string, any>;
 
 describe('set-backend-url', () => {
   beforeEach(() => {
@@ -53,6 +55,25 @@ describe('set-backend-url', () => {
     expect(config.support.supportEmail).toBe(original.config.support.supportEmail);
   });
 
+  it('points the webhooks at the new backend and keeps the subscriptions as they were', () => {
+    const before = webhooks();
+
+    expect(run('https://connector.example.com/hubwerk').status).toBe(0);
+
+    const after = webhooks();
+    expect(after.config.settings.targetUrl).toBe(
+      'https://connector.example.com/hubwerk/api/webhook/hubspot/events',
+    );
+    expect(after.config.subscriptions).toEqual(before.config.subscriptions);
+    // Only the URL line changes: the file keeps its one-subscription-a-line layout.
+    const changed = read(WEBHOOKS)
+      .split('\n')
+      .filter((line, i) => line !== readFileSync(join(PROJECT_DIR, WEBHOOKS), 'utf8').split('\n')[i]);
+    expect(changed).toEqual([
+      '      "targetUrl": "https://connector.example.com/hubwerk/api/webhook/hubspot/events",',
+    ]);
+  });
+
   it('can be run again to move to another URL', () => {
     expect(run('https://one.example.com').status).toBe(0);
     expect(run('https://two.example.com/hubwerk').status).toBe(0);
@@ -71,14 +92,14 @@ describe('set-backend-url', () => {
     ['connector.example.com', /not a URL/],
     ['https://connector.example.com/?x=1', /query/],
   ])('refuses %s and changes nothing', (url, message) => {
-    const before = [read(CONFIG), read(APP_META)];
+    const before = [read(CONFIG), read(APP_META), read(WEBHOOKS)];
 
     const result = run(url);
 
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^error: /);
     expect(result.stderr).toMatch(message);
-    expect([read(CONFIG), read(APP_META)]).toEqual(before);
+    expect([read(CONFIG), read(APP_META), read(WEBHOOKS)]).toEqual(before);
   });
 
   it('prints usage without a URL', () => {

@@ -16,7 +16,7 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
 
 def create_app(settings: Settings | None = None, config: dict | None = None) -> Flask:
     """Build the app from ``settings`` (default: the environment) and optional Flask config overrides."""
-    from backend import crypto, models  # noqa: F401  (models register their tables)
+    from backend import crypto, models, registry  # noqa: F401  (models register their tables)
     from backend.cli import register_cli
     from backend.db_setup import check_database, engine_options
     from backend.extensions import csrf, db, migrate
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
 
     app.extensions["hubwerk.redis"] = redis_client
 
+    registry.register()
     register_web(app)
     register_cli(app)
     if settings.forwarded_proxies:

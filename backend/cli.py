@@ -83,8 +83,9 @@ def cron() -> None:
     """Run RQ's cron scheduler with the connector's schedule (product sync, retries)."""
     from backend.jobs import redis_connection
     from backend.jobs.schedule import build_scheduler
+    from backend.registry import SCHEDULE
 
-    build_scheduler(redis_connection()).start()
+    build_scheduler(redis_connection(), SCHEDULE).start()
 
 
 @click.group("sync-runs")
@@ -260,7 +261,7 @@ def inbox_replay(inbox_ids, status, source) -> None:
 @fails_cleanly
 def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, rotate_webhook_credentials) -> None:
     """Connect (or update) the billwerk account of an installed portal, proving the credentials."""
-    from backend.billwerk_connection import connect_billwerk as connect, parse_entity_option, webhook_url
+    from backend.setup.billwerk_connection import connect_billwerk as connect, parse_entity_option, webhook_url
 
     account = connect(
         _portal(portal_id), base_url=base_url, client_id=client_id, client_secret=client_secret,

@@ -37,3 +37,8 @@ class FlowError(HubwerkError):
 
     code = "flow_failed"
     status = 422
+
+
+class Skip(Exception):
+    """Raised by a flow when there is nothing to do (already done, no longer applies); the run is
+    recorded as ``skipped`` with the reason."""

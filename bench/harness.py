@@ -91,10 +91,10 @@ def install_portal(app, sandboxes: Sandboxes, portal_id: int, *, billwerk: bool 
     its properties provisioned, and — with ``billwerk`` — the billwerk account connected."""
     from datetime import timedelta
 
-    from backend.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
     from backend.clients.hubspot import HubSpotClient
     from backend.extensions import db
-    from backend.flows.provisioning import provision
+    from backend.setup.provisioning import provision
     from backend.models import Portal, utcnow
 
     if portal_id not in {p["portalId"] if "portalId" in p else p.get("id") for p in sandboxes.hubspot.portals()}:

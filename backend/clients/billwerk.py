@@ -371,6 +371,23 @@ class BillwerkClient(BaseClient):
 _TokenCache = TokenCache      # the name callers used first
 
 
+_token_caches: dict[tuple[str, str], object] = {}
+
+
+def client_for(account: BillwerkAccount, entity_id: str | None = None):
+    """A billwerk client for ``account`` acting on ``entity_id`` (default: the root entity).
+
+    Every client of one account in this process shares one access token, so a worker does not
+    fetch a token per job.
+    """
+    key = (account.base_url, account.client_id)
+    cache = _token_caches.setdefault(key, TokenCache())
+    entity = account.entity(entity_id)
+    if entity is None:
+        raise HubwerkError(f"Entity {entity_id} is not connected for this billwerk account; add it on the connector's billwerk page.", code="unknown_entity")
+    return BillwerkClient(account.base_url, account.client_id, account.client_secret, entity_id=entity.entity_id, token_cache=cache)
+
+
 def _id(value: str) -> str:
     return quote(str(value), safe="")
 

@@ -25,13 +25,14 @@ import logging
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from backend.billwerk_connection import client_for
+from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError
 from backend.clients.hubspot import BATCH_SIZE, HubSpotClient
 from backend.errors import FlowError
 from backend.extensions import db
 from backend.flows.context import portal_context
-from backend.jobs.runs import Skip, flow, report_progress
+from backend.jobs.runs import report_progress, start_run
+from backend.jobs.runtime import app_context
 from backend.mapping.catalog import (PRODUCT_PROPERTIES, content_hash, is_hidden, product_from_component,
                                      product_from_discount, product_from_plan_variant)
 from backend.models import BillwerkAccount, CatalogProduct, CatalogSettings, Portal, SyncRun, utcnow
@@ -290,7 +291,6 @@ def _context(run: SyncRun) -> tuple[Portal, BillwerkAccount, HubSpotClient]:
     return portal_context(run, "there are no products to sync.")
 
 
-@flow(FLOW)
 def sync_products(run: SyncRun) -> dict:
     """The whole catalogue of a portal's billwerk account into its HubSpot product library.
 
@@ -302,8 +302,6 @@ def sync_products(run: SyncRun) -> dict:
 
 def start_sync(portal: Portal, queue: str = "default") -> SyncRun:
     """Hand a product sync to the worker (one waiting run per portal absorbs further requests)."""
-    from backend.jobs.runs import start_run
-
     return start_run(FLOW, queue=queue, **run_key(portal))
 
 
@@ -317,3 +315,9 @@ def start_all_syncs() -> int:
             started += 1
     log.info("flow.catalog.scheduled", extra={"portals": started})
     return started
+
+
+def sync_products_everywhere() -> int:
+    """Cron: start the product sync of every active portal with a billwerk account (every 12 hours)."""
+    with app_context():
+        return start_all_syncs()

@@ -1,16 +1,17 @@
-"""What the company card shows, and its buttons (CONTRACT §3 card actions for companies)."""
+"""What the company card shows, and its buttons (``ACTIONS``: import, link, unlink, refresh)."""
 from __future__ import annotations
 
 from flask import current_app
 
-from backend.billwerk_connection import client_for
-from backend.clients.base import ApiError, NotFound as ApiNotFound
+from backend.clients.billwerk import client_for
+from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
-from backend.flows.customer_import import COMPANY_PROPERTIES
-from backend.jobs.runs import is_stuck, run_now
-from backend.linking import link_company, link_for_company, unlink_company
+from backend.flows.records import COMPANY_PROPERTIES
+from backend.flows.card_actions import REFRESH, CardAction, RunFlow
+from backend.jobs.runs import is_stuck
+from backend.flows.linking import link_company, link_for_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
 from backend.models import Portal, SyncRun
@@ -78,21 +79,27 @@ def _last_sync(portal: Portal, company_id: str) -> dict | None:
     return {"status": run.status, "at": (run.finished_at or run.created_at).isoformat(), "message": run.error or ""}
 
 
+def _link(portal: Portal, company_id: str, body: dict) -> str:
+    link_company(portal, company_id, str(body.get("billwerkCustomerId") or ""))
+    return "Linked to the billwerk customer"
+
+
+def _unlink(portal: Portal, company_id: str, body: dict) -> str:
+    unlink_company(portal, company_id)
+    return "Unlinked"
+
+
+ACTIONS: dict[str, CardAction | RunFlow] = {
+    "import": RunFlow("import_company", "company", "Imported into billwerk", skipped="Nothing to import",
+                      queued="Import queued; refresh in a moment", failed="Import failed"),
+    "link": CardAction(_link),
+    "unlink": CardAction(_unlink),
+    "refresh": REFRESH,
+}
+
+
 def company_action(portal: Portal, company_id: str, action: str, body: dict) -> dict:
-    hubspot = HubSpotClient(portal)
-    if action == "refresh":
-        return company_payload(portal, company_id, hubspot) | {"message": "Refreshed"}
-    if action == "import":
-        if portal.billwerk_account is None:
-            raise HubwerkError("Connect billwerk first (connector settings > billwerk).", code="billwerk_not_connected", status=409)
-        run = run_now("import_company", portal_id=portal.id, object_type="company", object_id=str(company_id))
-        message = {"succeeded": "Imported into billwerk", "skipped": run.error or "Nothing to import",
-                   "queued": "Import queued; refresh in a moment"}.get(run.status, run.error or "Import failed")
-        return company_payload(portal, company_id, hubspot) | {"message": message}
-    if action == "link":
-        link_company(portal, company_id, str(body.get("billwerkCustomerId") or ""), hubspot)
-        return company_payload(portal, company_id, hubspot) | {"message": "Linked to the billwerk customer"}
-    if action == "unlink":
-        unlink_company(portal, company_id, hubspot)
-        return company_payload(portal, company_id, hubspot) | {"message": "Unlinked"}
-    raise HubwerkError(f"Unknown company card action {action!r}.", code="unknown_action", status=404)
+    if action not in ACTIONS:
+        raise HubwerkError(f"Unknown company card action {action!r}.", code="unknown_action", status=404)
+    message = ACTIONS[action].run(portal, company_id, body)
+    return company_payload(portal, company_id) | {"message": message}

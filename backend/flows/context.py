@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from backend.clients.hubspot import HubSpotClient
-from backend.errors import FlowError
+from backend.errors import FlowError, Skip
 from backend.extensions import db
-from backend.jobs.runs import Skip
 from backend.models import BillwerkAccount, Portal, SyncRun
 
 

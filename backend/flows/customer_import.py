@@ -12,59 +12,38 @@ unique ``ExternalCustomerId`` looked up before creating, and the unique link in 
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from backend.billwerk_connection import client_for
+from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, Conflict, NotFound as ApiNotFound, ValidationFailed
-from backend.clients.hubspot import HubSpotClient, SearchCapReached
-from backend.errors import FlowError
+from backend.clients.hubspot import HubSpotClient
+from backend.errors import FlowError, Skip
 from backend.extensions import db
 from backend.flows.context import portal_context
-from backend.jobs.runs import Skip, flow, report_progress
-from backend.locks import company_lock
+from backend.flows.locks import company_lock
+from backend.flows.records import DEAL_PROPERTIES, Prepared, associated, closed_won_deals, gather_for_deals, primary_or_first, read_records
+from backend.jobs.runs import report_progress
 from backend.mapping.customer import build_customer, validate_customer
 from backend.mapping.problems import Problem
 from backend.models import BillwerkAccount, CustomerLink, ImportCandidate, Portal, SyncRun, utcnow
-from backend.pipelines import default_won_stages
+from backend.setup.stages import closed_won_stages
 
 log = logging.getLogger(__name__)
 
-COMPANY_PROPERTIES = (
-    "name", "address", "address2", "city", "zip", "country", "state", "phone",
-    "billwerk_house_number", "billwerk_vat_id", "billwerk_locale", "billwerk_default_bearer_medium",
-    "billwerk_destination_country", "billwerk_einvoicing_receiver_id", "billwerk_buyer_reference",
-    "billwerk_einvoicing_network", "billwerk_external_customer_id", "billwerk_entity",
-    "billwerk_customer_id", "billwerk_import_status", "billwerk_import_errors",
-)
-CONTACT_PROPERTIES = ("firstname", "lastname", "email", "phone")
-DEAL_PROPERTIES = ("dealname", "dealstage", "pipeline", "closedate", "billwerk_entity")
-# A change of these on an "invalid" company may have fixed it (CONTRACT §3, Triggers).
+# A change of these on an "invalid" company may have fixed it: the import checks it again.
 REVALIDATING_PROPERTIES = frozenset({
     "name", "address", "address2", "city", "zip", "country", "state", "billwerk_house_number", "billwerk_vat_id",
     "billwerk_locale", "billwerk_default_bearer_medium", "billwerk_einvoicing_receiver_id",
     "billwerk_buyer_reference", "billwerk_einvoicing_network", "billwerk_entity",
 })
-DEAL_TO_COMPANY_PRIMARY = 5
 # Above this many customers to import at once, reading billwerk's customer list (500 a page) is
 # cheaper than one look-up per customer.
 INDEX_THRESHOLD = 50
-
-
-@dataclass
-class Prepared:
-    """What one import needs, read from HubSpot in batches."""
-
-    company_id: str
-    company: dict
-    contact_id: str | None = None
-    contact: dict | None = None
-    deal_id: str | None = None
 
 
 @dataclass
@@ -73,94 +52,6 @@ class Outcome:
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     customer_ids: dict[str, str] = field(default_factory=dict)
-
-
-# -- reading HubSpot in batches ----------------------------------------------------------------------
-
-def won_stages(portal: Portal, hubspot: HubSpotClient) -> set[str]:
-    """The admin's closed-won stages, else HubSpot's won stages (cached five minutes per portal)."""
-    if portal.closed_won_stages:
-        return set(portal.closed_won_stages)
-    redis = current_app.extensions["hubwerk.redis"]()
-    key = f"hubwerk:won-stages:{portal.id}"
-    cached = redis.get(key)
-    if cached is not None:
-        return set(json.loads(cached))
-    stages = default_won_stages(hubspot.pipelines("deals"))
-    redis.set(key, json.dumps(sorted(stages)), ex=300)
-    return stages
-
-
-def _primary_or_first(entries: list[dict], primary_type_id: int | None) -> str | None:
-    if not entries:
-        return None
-    if primary_type_id is not None:
-        for entry in entries:
-            if any(t.get("typeId") == primary_type_id for t in entry.get("associationTypes") or []):
-                return str(entry["toObjectId"])
-    return str(min(entries, key=lambda e: int(e["toObjectId"]))["toObjectId"])
-
-
-def gather_for_deals(hubspot: HubSpotClient, deals: list[dict]) -> tuple[list[Prepared], list[str]]:
-    """Companies (primary, else first) and contacts (first) of closed-won deals, one entry per
-    company: the most recently closed deal decides the contact. Returns the deals without a company too."""
-    deal_ids = [d["id"] for d in deals]
-    companies_of = {r["from"]["id"]: r["to"] for r in hubspot.associations_batch_read("deals", "companies", deal_ids).results}
-    contacts_of = {r["from"]["id"]: r["to"] for r in hubspot.associations_batch_read("deals", "contacts", deal_ids).results}
-    newest_first = sorted(deals, key=lambda d: (d.get("properties") or {}).get("closedate") or "", reverse=True)
-    chosen: dict[str, tuple[str, str | None]] = {}
-    orphans = []
-    for deal in newest_first:
-        company_id = _primary_or_first(companies_of.get(deal["id"], []), DEAL_TO_COMPANY_PRIMARY)
-        if company_id is None:
-            orphans.append(deal["id"])
-            continue
-        if company_id not in chosen:
-            chosen[company_id] = (deal["id"], _primary_or_first(contacts_of.get(deal["id"], []), None))
-    prepared = read_records(hubspot, {cid: (deal_id, contact_id) for cid, (deal_id, contact_id) in chosen.items()})
-    return prepared, orphans
-
-
-def read_records(hubspot: HubSpotClient, wanted: dict[str, tuple[str | None, str | None]]) -> list[Prepared]:
-    """``{company_id: (deal_id, contact_id)}`` -> Prepared, with two batch reads (100 a call)."""
-    companies = {r["id"]: r.get("properties") or {} for r in hubspot.batch_read("companies", list(wanted), COMPANY_PROPERTIES).results}
-    contact_ids = [c for _, c in wanted.values() if c]
-    contacts = {r["id"]: r.get("properties") or {} for r in hubspot.batch_read("contacts", contact_ids, CONTACT_PROPERTIES).results} if contact_ids else {}
-    return [
-        Prepared(company_id, companies[company_id], contact_id if contact_id in contacts else None, contacts.get(contact_id), deal_id)
-        for company_id, (deal_id, contact_id) in wanted.items() if company_id in companies
-    ]
-
-
-def closed_won_deals(hubspot: HubSpotClient, stages: set[str], on_page: Callable[[int], None] | None = None) -> Iterable[dict]:
-    """Every deal in a closed-won stage, 200 a page.
-
-    HubSpot stops a search at 10,000 results; past that, the next window starts after the
-    highest ``hs_object_id`` seen (the deals are sorted by it), so portals of any size are read
-    completely without ever paging past the cap.
-    """
-    if not stages:
-        return
-    last_id = None
-    while True:
-        filters = [{"propertyName": "dealstage", "operator": "IN", "values": sorted(stages)}]
-        if last_id is not None:
-            filters.append({"propertyName": "hs_object_id", "operator": "GT", "value": last_id})
-        seen_in_window = 0
-        try:
-            for page in hubspot.search("deals", [{"filters": filters}], DEAL_PROPERTIES,
-                                       sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}]):
-                for deal in page.results:
-                    last_id = deal["id"]
-                    seen_in_window += 1
-                    yield deal
-                if on_page:
-                    on_page(len(page.results))
-            return
-        except SearchCapReached:
-            if not seen_in_window:
-                raise FlowError("HubSpot's search returned nothing before its 10,000-result limit.", retriable=True)
-            log.info("flow.import.next_search_window", extra={"after_id": last_id})
 
 
 # -- writing ----------------------------------------------------------------------------------------
@@ -399,7 +290,6 @@ def _single(outcome: Outcome, company_id: str) -> dict:
     return dict(_finish(outcome, 1), customer_id=outcome.customer_ids.get(company_id))
 
 
-@flow("import_customer_for_deal")
 def import_customer_for_deal(run: SyncRun) -> dict:
     """A deal was created in, moved into, or re-dated in a closed-won stage."""
     portal, account, hubspot = _context(run)
@@ -407,7 +297,7 @@ def import_customer_for_deal(run: SyncRun) -> dict:
     if not deal:
         raise Skip(f"Deal {run.object_id} no longer exists.")
     stage = (deal[0].get("properties") or {}).get("dealstage")
-    if stage not in won_stages(portal, hubspot):
+    if stage not in closed_won_stages(portal, hubspot):
         raise Skip(f"Deal {run.object_id} is not closed-won (stage {stage}).")
     prepared, orphans = gather_for_deals(hubspot, deal)
     if orphans:  # often the company is associated a moment after the deal is created: try again later
@@ -419,7 +309,6 @@ def import_customer_for_deal(run: SyncRun) -> dict:
     return _single(import_prepared(portal, account, hubspot, [item]), item.company_id)
 
 
-@flow("import_company")
 def import_company(run: SyncRun) -> dict:
     """One company (card button, workflow action, an address fix on an invalid company)."""
     portal, account, hubspot = _context(run)
@@ -428,38 +317,32 @@ def import_company(run: SyncRun) -> dict:
         current = hubspot.batch_read("companies", [cid], ["billwerk_import_status"]).results
         if not current or (current[0].get("properties") or {}).get("billwerk_import_status") != "invalid":
             raise Skip("The company is not waiting for a fix.")
-    deals = hubspot.associations_batch_read("companies", "deals", [cid]).results
-    deal_ids = [str(t["toObjectId"]) for r in deals for t in r["to"]]
+    deal_ids = [str(t["toObjectId"]) for t in associated(hubspot, "companies", "deals", [cid]).get(cid, [])]
     contact_id, deal_id = None, None
     if deal_ids:
-        stages = won_stages(portal, hubspot)
+        stages = closed_won_stages(portal, hubspot)
         won = [d for d in hubspot.batch_read("deals", deal_ids, DEAL_PROPERTIES).results
                if (d.get("properties") or {}).get("dealstage") in stages]
         if won:
-            newest = max(won, key=lambda d: (d.get("properties") or {}).get("closedate") or "")
-            deal_id = newest["id"]
-            contacts = hubspot.associations_batch_read("deals", "contacts", [deal_id]).results
-            contact_id = _primary_or_first(contacts[0]["to"], None) if contacts else None
+            deal_id = max(won, key=lambda d: (d.get("properties") or {}).get("closedate") or "")["id"]
+            contact_id = primary_or_first(associated(hubspot, "deals", "contacts", [deal_id]).get(str(deal_id), []), None)
     if contact_id is None:
-        contacts = hubspot.associations_batch_read("companies", "contacts", [cid]).results
-        contact_id = _primary_or_first(contacts[0]["to"], None) if contacts else None
+        contact_id = primary_or_first(associated(hubspot, "companies", "contacts", [cid]).get(cid, []), None)
     prepared = read_records(hubspot, {cid: (deal_id, contact_id)})
     if not prepared:
         raise Skip(f"Company {cid} no longer exists.")
     return _single(import_prepared(portal, account, hubspot, prepared), cid)
 
 
-@flow("scan_import_candidates")
 def scan_import_candidates(run: SyncRun) -> dict:
     """The import tool's list: every company of a closed-won deal, checked, nothing imported."""
     portal, account, hubspot = _context(run)
-    deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
+    deals = list(closed_won_deals(hubspot, closed_won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
     prepared, orphans = gather_for_deals(hubspot, deals)
     counts = scan_candidates(portal, account, prepared)
     return dict(counts, deals=len(deals), deals_without_company=len(orphans))
 
 
-@flow("import_customers")
 def import_customers(run: SyncRun) -> dict:
     """Bulk import: ``params.company_ids`` (from the tool), else every company of a closed-won deal
     that is not linked yet (invalid ones are checked again)."""
@@ -471,7 +354,7 @@ def import_customers(run: SyncRun) -> dict:
         prepared = read_records(hubspot, {str(cid): ((rows[str(cid)].hubspot_deal_id, rows[str(cid)].hubspot_contact_id) if str(cid) in rows else (None, None)) for cid in wanted})
         orphans = []
     else:
-        deals = list(closed_won_deals(hubspot, won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
+        deals = list(closed_won_deals(hubspot, closed_won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
         prepared, orphans = gather_for_deals(hubspot, deals)
         linked = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.billwerk_customer_id).where(
             CustomerLink.portal_id == portal.id)).all())

@@ -7,9 +7,11 @@ from flask import current_app
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
+from backend.flows.card_actions import REFRESH, CardAction, RunFlow
 from backend.flows.company_card import billwerk_customer_url
-from backend.flows.customer_import import DEAL_TO_COMPANY_PRIMARY, _primary_or_first, won_stages
-from backend.linking import link_for_company
+from backend.flows.records import DEAL_TO_COMPANY_PRIMARY, associated, primary_or_first
+from backend.flows.linking import link_for_company
+from backend.setup.stages import closed_won_stages
 from backend.mapping.problems import record_url
 from backend.models import ContractLink, Portal
 
@@ -19,7 +21,6 @@ DEAL_PROPERTIES = (
     "billwerk_balance", "billwerk_currency", "billwerk_billed_until", "billwerk_end_date", "billwerk_payment_escalated",
     "billwerk_sync_stopped",
 )
-DEAL_ACTIONS = ("refresh",)
 
 
 def deal_payload(portal: Portal, deal_id: str) -> dict:
@@ -33,15 +34,14 @@ def deal_payload(portal: Portal, deal_id: str) -> dict:
     payload = {
         "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "stage": props.get("dealstage"),
                  "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "deal", deal_id),
-                 "closedWon": props.get("dealstage") in won_stages(portal, hubspot)},
+                 "closedWon": props.get("dealstage") in closed_won_stages(portal, hubspot)},
         "validation": {"state": props.get("billwerk_validation") or None, "message": props.get("billwerk_validation_message") or ""},
         "apply": {"state": props.get("billwerk_apply_changes") or None, "message": props.get("billwerk_apply_message") or ""},
         "company": None, "billwerk": None, "actions": [{"id": "refresh", "label": "Refresh"}],
     }
     if account is None:
         return payload | {"status": "not_connected"}
-    companies = hubspot.associations_batch_read("deals", "companies", [deal_id]).results
-    company_id = _primary_or_first(companies[0]["to"], DEAL_TO_COMPANY_PRIMARY) if companies else None
+    company_id = primary_or_first(associated(hubspot, "deals", "companies", [deal_id]).get(str(deal_id), []), DEAL_TO_COMPANY_PRIMARY)
     if company_id:
         link = link_for_company(portal, company_id)
         payload["company"] = {"id": company_id, "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id),
@@ -61,7 +61,15 @@ def deal_payload(portal: Portal, deal_id: str) -> dict:
     return payload | {"status": "contract" if contract_id else "no_contract"}
 
 
+# The deal side adds its buttons here (request-validation, create-contract, create-upgrade-deal,
+# execute-upgrade, replay), each a row naming its flow.
+ACTIONS: dict[str, CardAction | RunFlow] = {
+    "refresh": REFRESH,
+}
+
+
 def deal_action(portal: Portal, deal_id: str, action: str, body: dict) -> dict:
-    if action == "refresh":
-        return deal_payload(portal, deal_id) | {"message": "Refreshed"}
-    raise HubwerkError(f"Unknown deal card action {action!r}.", code="unknown_action", status=404)
+    if action not in ACTIONS:
+        raise HubwerkError(f"Unknown deal card action {action!r}.", code="unknown_action", status=404)
+    message = ACTIONS[action].run(portal, deal_id, body)
+    return deal_payload(portal, deal_id) | {"message": message}

@@ -1,6 +1,13 @@
-"""HubSpot webhook deliveries -> runs. A dispatch table per event type; echoes of the connector's
-own writes are dropped (HubSpot marks API writes of an app with changeSource INTEGRATION and the
-app id as sourceId); the rest becomes coalesced runs keyed by the object they concern."""
+"""HubSpot webhook deliveries -> runs, through two tables.
+
+* ``EVENT_HANDLERS``: per subscription type (``deal.creation``, ``company.propertyChange``, …).
+* ``PROPERTY_HANDLERS``: rows of (object type, properties, handler) for ``*.propertyChange``;
+  every row whose object and property match the event runs.
+
+Echoes of the connector's own writes are dropped (HubSpot marks API writes of an app with
+changeSource INTEGRATION and the app id as sourceId); the rest becomes coalesced runs keyed by
+the object they concern. A handler returns whether it started work.
+"""
 from __future__ import annotations
 
 import json
@@ -10,48 +17,58 @@ from typing import Callable
 from flask import current_app
 
 from backend.extensions import db
-from backend.ids import is_id
 from backend.flows.customer_import import REVALIDATING_PROPERTIES
-from backend.jobs.inbox import inbox_handler
+from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.models import InboxEvent, Portal
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[[Portal, dict, int], bool]
 
 
 def is_echo(event: dict, app_id: str) -> bool:
     return str(event.get("changeSource", "")).upper() == "INTEGRATION" and str(event.get("sourceId", "")) == str(app_id)
 
 
-def _deal_import(portal: Portal, event: dict, inbox_id: int) -> bool:
+def import_for_deal(portal: Portal, event: dict, inbox_id: int) -> bool:
+    """The run checks the deal against the portal's closed-won stages."""
     start_run("import_customer_for_deal", portal_id=portal.id, object_type="deal", object_id=str(event["objectId"]), inbox_event_id=inbox_id)
     return True
 
 
-def on_deal_property_change(portal: Portal, event: dict, inbox_id: int) -> bool:
-    # A move into a stage is checked by the run against the portal's closed-won stages; a new close
-    # date of a closed-won deal also triggers an import attempt (Sequence document).
-    if event.get("propertyName") in ("dealstage", "closedate"):
-        return _deal_import(portal, event, inbox_id)
-    return False
-
-
-def on_company_property_change(portal: Portal, event: dict, inbox_id: int) -> bool:
-    if event.get("propertyName") not in REVALIDATING_PROPERTIES:
-        return False
+def revalidate_company(portal: Portal, event: dict, inbox_id: int) -> bool:
     start_run("import_company", portal_id=portal.id, object_type="company", object_id=str(event["objectId"]),
               params={"only_if_invalid": True}, inbox_event_id=inbox_id)
     return True
 
 
-EVENT_HANDLERS: dict[str, Callable[[Portal, dict, int], bool]] = {
-    "deal.creation": _deal_import,
-    "deal.propertyChange": on_deal_property_change,
-    "company.propertyChange": on_company_property_change,
+# (object type as in the subscription type, the properties, handler). A move into a stage, or a new
+# close date of a closed-won deal, is an import attempt; a change of an address field may have fixed
+# an invalid company.
+PROPERTY_HANDLERS: list[tuple[str, frozenset[str], Handler]] = [
+    ("deal", frozenset({"dealstage", "closedate"}), import_for_deal),
+    ("company", REVALIDATING_PROPERTIES, revalidate_company),
+]
+
+
+def on_property_change(portal: Portal, event: dict, inbox_id: int) -> bool:
+    object_type = str(event.get("subscriptionType", "")).split(".", 1)[0]
+    name = event.get("propertyName")
+    started = False
+    for handled_type, properties, handler in PROPERTY_HANDLERS:
+        if handled_type == object_type and name in properties:
+            started |= bool(handler(portal, event, inbox_id))
+    return started
+
+
+EVENT_HANDLERS: dict[str, Handler] = {
+    "deal.creation": import_for_deal,
+    "deal.propertyChange": on_property_change,
+    "company.propertyChange": on_property_change,
 }
 
 
-@inbox_handler("hubspot_webhook")
 def handle_hubspot_delivery(event: InboxEvent) -> str:
     app_id = current_app.config["HUBWERK"].hubspot_app_id
     portals: dict[str, Portal | None] = {}

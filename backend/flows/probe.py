@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import os
 
-from backend.jobs.runs import flow
 from backend.models import SyncRun
 
 
-@flow("worker_probe")
 def worker_probe(run: SyncRun) -> dict:
     """Idempotent: it only reports which process ran it."""
     return {"pid": os.getpid()}

@@ -1,52 +1,89 @@
-"""Workflow custom actions (CONTRACT §3): answer ``BLOCK`` at once, run the flow in the worker,
-then complete HubSpot's callback with ``result``, ``message`` and the ids the flow produced."""
+"""Workflow custom actions: the request is answered ``BLOCK`` at once, the action's flow runs in
+the worker, then HubSpot's callback is completed with ``result``, ``message`` and what the run's
+result says (ids the flow produced).
+
+``ACTIONS`` is the table: one row per action name (the last segment of the action URL), naming
+how its run is started and which output fields the finished run gives.
+"""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Callable
 
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.flows.linking import link_for_company
 from backend.ids import is_id
-from backend.jobs.runs import FINISH_HOOKS, start_run
-from backend.linking import link_for_company
+from backend.jobs.runs import start_run
 from backend.models import InboxEvent, Portal, SyncRun
 
 log = logging.getLogger(__name__)
 
 
-def start_import_customer(portal: Portal, payload: dict, delivery: InboxEvent) -> SyncRun:
+@dataclass(frozen=True)
+class WorkflowAction:
+    """``start(portal, payload, delivery, params)`` starts the run (``params`` carry the callback);
+    ``outputs(run)`` gives the output fields beyond ``result``/``message``/``hs_execution_state``;
+    ``done(run)`` the message of a succeeded run."""
+
+    start: Callable[[Portal, dict, InboxEvent, dict], SyncRun]
+    done: Callable[[SyncRun], str]
+    outputs: Callable[[SyncRun], dict] = lambda run: {}
+
+
+def start_import_customer(portal: Portal, payload: dict, delivery: InboxEvent, params: dict) -> SyncRun:
     obj = payload.get("object") or {}
     object_id = str(obj.get("objectId", ""))
     object_type = str(obj.get("objectType", "")).upper()
     if not is_id(object_id) or object_type not in ("COMPANY", "DEAL"):
         raise HubwerkError("import-customer runs on a company or a deal record.", code="bad_object")
     flow_name, kind = ("import_company", "company") if object_type == "COMPANY" else ("import_customer_for_deal", "deal")
-    params = {"callback_id": payload["callbackId"], "request_context": payload.get("context") or {}}
     return start_run(flow_name, portal_id=portal.id, object_type=kind, object_id=object_id, params=params,
                      inbox_event_id=delivery.id, queue="high", coalesce=False)
 
 
-ACTIONS = {"import-customer": start_import_customer}
+def _import_done(run: SyncRun) -> str:
+    return "Already linked to its billwerk customer" if (run.counts or {}).get("already_linked") else "Imported into billwerk"
+
+
+def _import_outputs(run: SyncRun) -> dict:
+    """The billwerk customer of the run's company, whenever the company is linked (also after a failure)."""
+    company_id = run.object_id if run.object_type == "company" else (run.params or {}).get("company_id")
+    link = link_for_company(db.session.get(Portal, run.portal_id), company_id) if company_id else None
+    return {"customer_id": link.billwerk_customer_id} if link is not None else {}
+
+
+# The deal side adds its rows here: validate-deal, create-contract, update-customer-from-company,
+# update-customer-from-contact, create-upgrade-deal, execute-upgrade.
+ACTIONS: dict[str, WorkflowAction] = {
+    "import-customer": WorkflowAction(start_import_customer, _import_done, _import_outputs),
+}
+# Runs started before the action name was stored on them were import-customer runs.
+DEFAULT_ACTION = "import-customer"
+
+
+def start_action(name: str, portal: Portal, payload: dict, delivery: InboxEvent) -> SyncRun:
+    params = {"callback_id": payload["callbackId"], "request_context": payload.get("context") or {}, "workflow_action": name}
+    return ACTIONS[name].start(portal, payload, delivery, params)
 
 
 def complete_callback(run: SyncRun) -> None:
     """Finish hook: tell HubSpot how the run behind a workflow action ended."""
-    callback_id = (run.params or {}).get("callback_id")
+    params = run.params or {}
+    callback_id = params.get("callback_id")
     if not callback_id or run.status not in ("succeeded", "failed", "skipped"):
         return
     if run.status == "failed" and run.retriable and run.next_retry_at is not None:
         return  # the cron will try again; the workflow keeps waiting (up to its expiry)
-    done = "Already linked to its billwerk customer" if (run.counts or {}).get("already_linked") else "Imported into billwerk"
+    action = ACTIONS.get(params.get("workflow_action") or DEFAULT_ACTION)
+    if action is None:
+        log.warning("workflow.callback.unknown_action", extra={"run_id": run.id, "action": params.get("workflow_action")})
+        return
     outputs = {"result": "failed" if run.status == "failed" else "success",
-               "message": run.error or (done if run.status == "succeeded" else "Nothing to do"),
+               "message": run.error or (action.done(run) if run.status == "succeeded" else "Nothing to do"),
                "hs_execution_state": "FAIL_CONTINUE" if run.status == "failed" else "SUCCESS"}
-    company_id = run.object_id if run.object_type == "company" else (run.params or {}).get("company_id")
-    link = link_for_company(db.session.get(Portal, run.portal_id), company_id) if company_id else None
-    if link is not None:
-        outputs["customer_id"] = link.billwerk_customer_id
-    HubSpotClient(run.portal_id).complete_callback(callback_id, outputs, request_context=(run.params or {}).get("request_context") or None)
+    outputs.update(action.outputs(run))
+    HubSpotClient(run.portal_id).complete_callback(callback_id, outputs, request_context=params.get("request_context") or None)
     log.info("workflow.callback.completed", extra={"run_id": run.id, "result": outputs["result"]})
-
-
-FINISH_HOOKS.append(complete_callback)

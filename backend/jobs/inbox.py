@@ -1,8 +1,9 @@
 """Processing stored deliveries: one job per inbox row, dispatched by source.
 
-Handlers live with their flows (``@inbox_handler("hubspot_webhook")``) and return the row's
-final status: ``processed`` (work was queued or done) or ``ignored`` (nothing applies — an
-echo of our own write, an event no flow needs). A delivery no handler takes is kept as
+Handlers live with their flows and are registered per source in ``backend/registry.py``. They
+return the row's final status: ``processed`` (work was queued or done) or ``ignored`` (nothing
+applies — an echo of our own write, an event no flow needs), optionally with a note for the row
+as ``(status, note)``. A delivery no handler takes is kept as
 ``ignored`` with the reason, and can be replayed once a later version handles it.
 """
 from __future__ import annotations
@@ -17,21 +18,15 @@ from backend.models import InboxEvent
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[InboxEvent], str]
+Handler = Callable[[InboxEvent], "str | tuple[str, str | None]"]
 HANDLERS: dict[str, Handler] = {}
 
 
-def inbox_handler(source: str):
-    def register(func: Handler) -> Handler:
-        HANDLERS[source] = func
-        return func
-
-    return register
+def register_handler(source: str, func: Handler) -> None:
+    HANDLERS[source] = func
 
 
 def registered_handlers() -> dict[str, Handler]:
-    import backend.flows  # noqa: F401  (handlers register on import)
-
     return HANDLERS
 
 
@@ -52,7 +47,8 @@ def process_inbox_event(inbox_id: int) -> str:
             event.mark("ignored", f"No handler for {event.source} deliveries in this version; replay it after upgrading.")
         else:
             try:
-                event.mark(handler(event))
+                outcome = handler(event)
+                event.mark(*((outcome, None) if isinstance(outcome, str) else outcome))
             except Exception as exc:  # stays visible and replayable
                 db.session.rollback()
                 event = db.session.get(InboxEvent, inbox_id)

@@ -1,8 +1,9 @@
 """Sync runs: the unit of background work a person can see, and replay when it failed.
 
-``start_run`` stores a run, commits, then enqueues ``execute_run(run_id)``. Flows register
-with ``@flow("name")`` and receive the run; they return counts (or ``None``), raise
-:class:`~backend.errors.FlowError` for expected failures, and must be idempotent on the
+``start_run`` stores a run, commits, then enqueues ``execute_run(run_id)``. Flows are registered
+by name (``backend/registry.py`` lists them all; tests may use ``@flow("name")``) and receive the run; they return counts (or ``None``), raise
+:class:`~backend.errors.FlowError` for expected failures and :class:`~backend.errors.Skip` when
+there is nothing to do, and must be idempotent on the
 object they concern: a run executed twice leaves billwerk and HubSpot as once.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from backend.errors import FlowError, HubwerkError
+from backend.errors import FlowError, HubwerkError, Skip
 from backend.extensions import db
 from backend.jobs import get_queue, redis_connection
 from backend.jobs.runtime import app_context
@@ -39,24 +40,28 @@ JOB_TIMEOUT_S = LOCK_TIMEOUT_S + LOCK_WAIT_S
 ORPHAN_AFTER_S = 10 * 60    # a run queued this long without a waiting job lost it (e.g. Redis restarted)
 
 
-class Skip(Exception):
-    """Raised by a flow when there is nothing to do (already done, no longer applies)."""
+def register_flow(name: str, func: FlowFunc) -> None:
+    if name in FLOWS and FLOWS[name] is not func:
+        raise ValueError(f"flow {name!r} registered twice")
+    FLOWS[name] = func
 
 
-def registered_flows() -> dict[str, FlowFunc]:
-    import backend.flows  # noqa: F401  (registers every flow; imported late to avoid a cycle)
-
-    return FLOWS
+def register_finish_hook(hook: Callable[[SyncRun], None]) -> None:
+    if hook not in FINISH_HOOKS:
+        FINISH_HOOKS.append(hook)
 
 
 def flow(name: str):
+    """Register the decorated function as flow ``name`` (the connector's flows are listed in the registry)."""
     def register(func: FlowFunc) -> FlowFunc:
-        if name in FLOWS and FLOWS[name] is not func:
-            raise ValueError(f"flow {name!r} registered twice")
-        FLOWS[name] = func
+        register_flow(name, func)
         return func
 
     return register
+
+
+def registered_flows() -> dict[str, FlowFunc]:
+    return FLOWS
 
 
 def start_run(
@@ -228,7 +233,8 @@ def report_progress(run: SyncRun, counts: dict, add: bool = False, stage: str | 
 
 
 def _lock_name(run: SyncRun) -> str:
-    # No request data in the key: one lock per flow and object, whoever asked (field notes #1).
+    # No request data in the key: one lock per flow and object, whoever asked, so two requests for one
+    # object (a webhook and a button) never run side by side.
     return f"hubwerk:lock:{run.flow}:{run.portal_id}:{run.object_type}:{run.object_id}"
 
 

@@ -6,7 +6,7 @@ import functools
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from backend import accounts
+from backend.setup import account as accounts
 from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.models import Portal, SyncRun
@@ -114,7 +114,7 @@ def provision():
 @bp.route("/settings/billwerk", methods=["GET", "POST"])
 @login_required
 def billwerk():
-    from backend.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
 
     account = g.portal.billwerk_account
     form = request.form
@@ -142,7 +142,7 @@ def billwerk():
 @bp.route("/settings/stages", methods=["GET", "POST"])
 @login_required
 def stages():
-    from backend.pipelines import closed_won_choices, save_closed_won_stages
+    from backend.setup.stages import closed_won_choices, save_closed_won_stages
 
     try:
         pipelines = closed_won_choices(g.portal)
@@ -163,7 +163,7 @@ def stages():
 @bp.route("/settings/webhooks", methods=["GET", "POST"])
 @login_required
 def webhooks():
-    from backend.billwerk_connection import ALL_EVENTS, RECOMMENDED_EVENTS, rotate_webhook_credentials, webhook_url
+    from backend.setup.billwerk_connection import ALL_EVENTS, RECOMMENDED_EVENTS, rotate_webhook_credentials, webhook_url
 
     account = g.portal.billwerk_account
     if account is None:
@@ -184,7 +184,7 @@ def webhooks():
 @bp.post("/settings/revoke")
 @login_required
 def revoke():
-    from backend.revoke import revoke_portal
+    from backend.setup.revoke import revoke_portal
 
     if request.form.get("confirm", "").strip().upper() != "REVOKE":
         flash("Type REVOKE to confirm.", "error")

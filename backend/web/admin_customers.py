@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from backend.billwerk_connection import client_for
+from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.ids import is_id
 from backend.jobs.runs import start_run
-from backend.linking import link_company, unlink_company
+from backend.flows.linking import link_company, unlink_company
 from backend.mapping.problems import record_url
 from backend.models import CustomerLink, ImportCandidate, SyncRun
 from backend.web.admin import NAV_ITEMS, bp, login_required
@@ -88,7 +88,8 @@ def import_run():
 @login_required
 def import_reload(company_id: str):
     """Check one company again after it was fixed in HubSpot (nothing is imported)."""
-    from backend.flows.customer_import import read_records, scan_candidates
+    from backend.flows.customer_import import scan_candidates
+    from backend.flows.records import read_records
 
     row = db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == g.portal.id,
                                                               ImportCandidate.hubspot_company_id == company_id)).scalar_one_or_none()

@@ -6,13 +6,16 @@ from flask import Blueprint, jsonify, request
 
 from backend.errors import HubwerkError
 from backend.ids import is_id
-from backend.flows.company_card import company_action, company_payload
-from backend.flows.deal_card import DEAL_ACTIONS, deal_action, deal_payload
+from backend.flows import company_card, deal_card
 from backend.web import inbound
 
 bp = Blueprint("cards", __name__, url_prefix="/api/cards")
 
-COMPANY_ACTIONS = ("import", "link", "unlink", "refresh")
+# Per record kind: what the card shows, its action table, and how a click is carried out.
+CARDS = {
+    "companies": (company_card.company_payload, company_card.ACTIONS, company_card.company_action),
+    "deals": (deal_card.deal_payload, deal_card.ACTIONS, deal_card.deal_action),
+}
 
 
 def _portal():
@@ -27,26 +30,17 @@ def _object_id(value: str) -> str:
     return value
 
 
-@bp.get("/companies/<company_id>")
-def company(company_id: str):
+@bp.get("/<any(companies, deals):kind>/<object_id>")
+def card(kind: str, object_id: str):
     portal = _portal()
-    return jsonify(company_payload(portal, _object_id(company_id)))
+    payload, _, _ = CARDS[kind]
+    return jsonify(payload(portal, _object_id(object_id)))
 
 
-@bp.post("/companies/<company_id>/<action>")
-def company_button(company_id: str, action: str):
-    return _button("companies", company_id, action, COMPANY_ACTIONS, company_action)
-
-
-@bp.get("/deals/<deal_id>")
-def deal(deal_id: str):
-    portal = _portal()
-    return jsonify(deal_payload(portal, _object_id(deal_id)))
-
-
-@bp.post("/deals/<deal_id>/<action>")
-def deal_button(deal_id: str, action: str):
-    return _button("deals", deal_id, action, DEAL_ACTIONS, deal_action)
+@bp.post("/<any(companies, deals):kind>/<object_id>/<action>")
+def button(kind: str, object_id: str, action: str):
+    _, actions, run = CARDS[kind]
+    return _button(kind, object_id, action, tuple(actions), run)
 
 
 def _button(kind: str, object_id: str, action: str, actions: tuple[str, ...], run):

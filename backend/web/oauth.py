@@ -10,7 +10,7 @@ from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
 from backend.clients.base import ApiError
-from backend.install import SCOPES, complete_install, redirect_uri
+from backend.setup.install import SCOPES, complete_install, redirect_uri
 
 log = logging.getLogger(__name__)
 bp = Blueprint("oauth", __name__, url_prefix="/oauth/hubspot")
@@ -47,7 +47,7 @@ def callback():
     if not code:
         return _failed("Installation failed", "HubSpot sent no authorization code. Start the installation again.", 400)
     settings = current_app.config["HUBWERK"]
-    from backend.clients.hubspot import HubSpotOAuth
+    from backend.clients.hubspot_auth import HubSpotOAuth
 
     try:
         with _session_client() as client:

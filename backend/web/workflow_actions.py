@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import HubwerkError
 from backend.extensions import db
-from backend.flows.workflow_actions import ACTIONS
+from backend.flows.workflow_actions import ACTIONS, start_action
 from backend.models import InboxEvent
 from backend.web import inbound
 
@@ -40,7 +40,7 @@ def execute(action: str):
             return jsonify({"outputFields": {"hs_execution_state": "FAIL_CONTINUE", "result": "failed", "message": first.error or ""}})
         return jsonify(BLOCK)  # its run completes the callback, once
     try:
-        ACTIONS[action](portal, payload, delivery)
+        start_action(action, portal, payload, delivery)
     except Exception as exc:  # stored, so nothing is lost; tell the workflow now instead of letting it wait a week
         message = exc.message if isinstance(exc, HubwerkError) else "The connector could not start this action; it is stored and can be replayed."
         if not isinstance(exc, HubwerkError):

@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 from rq import SimpleWorker
 
-from backend.errors import FlowError
+from backend.errors import FlowError, Skip
 from backend.extensions import db
 from backend.jobs import QUEUE_NAMES, get_queue
-from backend.jobs.runs import Skip, execute_run, flow, replay_run, retry_failed_runs, start_run
-from backend.jobs.schedule import SCHEDULE, build_scheduler
+from backend.jobs.runs import execute_run, flow, replay_run, retry_failed_runs, start_run
+from backend.jobs.schedule import build_scheduler
+from backend.registry import SCHEDULE
 from backend.models import SyncRun, utcnow
 from tests.conftest import app_environ
 
@@ -125,7 +126,7 @@ def test_schedule_table(redis):
         assert queue in QUEUE_NAMES
         assert callable(func) and func.__module__.startswith("backend.")
         assert set(when) <= {"interval", "cron"}
-    assert {job.func_name for job in build_scheduler(redis).get_jobs()} == {f"{f.__module__}.{f.__name__}" for f, _, _ in SCHEDULE}
+    assert {job.func_name for job in build_scheduler(redis, SCHEDULE).get_jobs()} == {f"{f.__module__}.{f.__name__}" for f, _, _ in SCHEDULE}
 
 
 def test_sync_runs_cli(ctx, redis, runner):

@@ -8,7 +8,9 @@ import requests
 
 from backend.clients.base import ApiError, Conflict, ValidationFailed, parse_retry_after
 from backend.clients.billwerk import InvalidBillwerkUrl, normalize_base_url, unwrap_order
-from backend.clients.hubspot import HubSpotClient, _match_errors, _merge_by_id, is_invalid_grant
+from backend.clients.hubspot import HubSpotClient
+from backend.clients.hubspot_auth import is_invalid_grant
+from backend.clients.hubspot_batch import match_errors as _match_errors, merge_by_id as _merge_by_id
 from backend.errors import HubwerkError
 
 

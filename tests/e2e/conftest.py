@@ -61,7 +61,7 @@ class Connector:
         return db.session.execute(db.select(Portal).where(Portal.hub_id == portal_id)).scalar_one()
 
     def connect_billwerk(self, portal: Portal, entities=(ROOT_ENTITY, SUB_ENTITY)):
-        from backend.billwerk_connection import EntityInput, connect_billwerk
+        from backend.setup.billwerk_connection import EntityInput, connect_billwerk
 
         account = connect_billwerk(portal, base_url=self.billwerk.base_url, client_id=BILLWERK_CLIENT_ID,
                                    client_secret=BILLWERK_CLIENT_SECRET,

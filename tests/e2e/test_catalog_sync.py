@@ -3,7 +3,7 @@ import pytest
 
 from backend.extensions import db
 from backend.flows.catalog_sync import FLOW
-from backend.jobs.schedule import sync_products_everywhere
+from backend.flows.catalog_sync import sync_products_everywhere
 from backend.models import CatalogProduct, SyncRun
 from tests.e2e.conftest import ROOT_ENTITY
 

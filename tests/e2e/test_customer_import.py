@@ -182,14 +182,15 @@ def test_closed_won_deals_past_the_search_cap_are_all_read(ready, monkeypatch):
     import backend.clients.hubspot as hubspot_client
     import sandbox.hubspot.search as sandbox_search
     from backend.clients.hubspot import HubSpotClient
-    from backend.flows.customer_import import closed_won_deals, won_stages
+    from backend.flows.records import closed_won_deals
+    from backend.setup.stages import closed_won_stages
 
     connector, portal = ready
     monkeypatch.setattr(sandbox_search, "MAX_RESULTS", 400)
     monkeypatch.setattr(hubspot_client, "SEARCH_RESULT_CAP", 400)
     report = connector.hubspot.seed(companies=1000, closed_won_ratio=0.5, seed=7)
     hubspot = HubSpotClient(portal)
-    stages = won_stages(portal, hubspot)
+    stages = closed_won_stages(portal, hubspot)
     assert len(stages) == 2  # the default pipeline's and the custom "Enterprise" pipeline's won stage
     connector.hubspot.reset_calls()
     ids = [d["id"] for d in closed_won_deals(hubspot, stages)]

@@ -82,7 +82,7 @@ def test_customers_page_links_by_search_and_unlinks(admin):
     existing = connector.billwerk.state()["customers"]
     customer_id = existing[0]["Id"] if existing else None
     if customer_id is None:
-        from backend.billwerk_connection import client_for
+        from backend.clients.billwerk import client_for
         customer_id = client_for(portal.billwerk_account).create_customer({"CompanyName": "Blue Harbor Inc.", "EmailAddress": "ap@blueharbor.example"})["Id"]
     page = connector.client.get("/customers").get_data(as_text=True)
     assert customer_id in page and "Link to HubSpot" in page

@@ -1,7 +1,7 @@
 """Install -> password -> billwerk -> stages, through the real HTTP endpoints and the sandboxes."""
 from backend.extensions import db
 from backend.models import BillwerkAccount, Portal
-from backend.hubspot_schema import PROPERTIES
+from backend.setup.properties import PROPERTIES
 
 
 def test_install_provisions_properties_and_stores_encrypted_tokens(connector):
@@ -17,7 +17,7 @@ def test_install_provisions_properties_and_stores_encrypted_tokens(connector):
 def test_provisioning_again_creates_nothing_and_repairs_options(connector):
     portal = connector.install()
     from backend.clients.hubspot import HubSpotClient
-    from backend.flows.provisioning import provision
+    from backend.setup.provisioning import provision
 
     client = HubSpotClient(portal)
     connector.hubspot.reset_calls()
@@ -41,7 +41,7 @@ def test_connecting_billwerk_sets_entity_options(connector):
 
 
 def test_wrong_billwerk_secret_is_a_message_not_an_account(connector):
-    from backend.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
     from backend.errors import HubwerkError
 
     portal = connector.install()

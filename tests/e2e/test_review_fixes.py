@@ -32,7 +32,7 @@ def test_sessions_end_when_the_password_changes_or_access_is_revoked(connector):
 
 
 def test_stored_secret_is_only_sent_to_where_it_came_from(connector):
-    from backend.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
     from backend.errors import HubwerkError
 
     portal = connector.install()
@@ -49,7 +49,7 @@ def test_stored_secret_is_only_sent_to_where_it_came_from(connector):
 
 
 def test_entity_ids_are_stored_in_billwerk_spelling(connector):
-    from backend.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
 
     portal = connector.install()
     account = connect_billwerk(portal, base_url=connector.billwerk.base_url, client_id="hubwerk-sandbox-billwerk-client",
@@ -171,7 +171,7 @@ def test_a_run_whose_process_died_becomes_retriable(connector):
 
 
 def test_a_company_that_names_its_billwerk_customer_keeps_it(connector):
-    from backend.billwerk_connection import client_for
+    from backend.clients.billwerk import client_for
     from tests.e2e.records import GOOD_DE, company_with_deal
 
     portal = _ready(connector)

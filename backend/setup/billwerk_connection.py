@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from flask import current_app
 
 from backend.clients.base import ApiError, AuthError
+from backend.clients.billwerk import BillwerkClient, normalize_base_url
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.jobs.runs import start_run
 from backend.models import BillwerkAccount, BillwerkEntity, Portal, utcnow
 from backend.security.basic_auth import new_credentials
 
@@ -53,9 +55,6 @@ def connect_billwerk(portal: Portal, *, base_url: str, client_id: str, client_se
                      entities: list[EntityInput], rotate_webhook_credentials: bool = False,
                      webhook_events: list[str] | None = None) -> BillwerkAccount:
     """Prove and store the billwerk connection of ``portal``; nothing is stored if billwerk refuses."""
-    from backend.clients.billwerk import BillwerkClient, normalize_base_url
-    from backend.jobs.runs import start_run
-
     account = portal.billwerk_account
     client_id = (client_id or "").strip()
     if not client_id:
@@ -149,22 +148,3 @@ def rotate_webhook_credentials(account: BillwerkAccount) -> None:
     account.webhook_username, account.webhook_password = new_credentials(f"hubwerk-{account.portal.hub_id}")
     account.webhook_enabled = True
     db.session.commit()
-
-
-_token_caches: dict[tuple[str, str], object] = {}
-
-
-def client_for(account: BillwerkAccount, entity_id: str | None = None):
-    """A billwerk client for ``account`` acting on ``entity_id`` (default: the root entity).
-
-    Every client of one account in this process shares one access token, so a worker does not
-    fetch a token per job.
-    """
-    from backend.clients.billwerk import BillwerkClient, TokenCache
-
-    key = (account.base_url, account.client_id)
-    cache = _token_caches.setdefault(key, TokenCache())
-    entity = account.entity(entity_id)
-    if entity is None:
-        raise HubwerkError(f"Entity {entity_id} is not connected for this billwerk account; add it on the connector's billwerk page.", code="unknown_entity")
-    return BillwerkClient(account.base_url, account.client_id, account.client_secret, entity_id=entity.entity_id, token_cache=cache)

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from flask import current_app
 
-from backend.clients.hubspot import token_lock
+from backend.clients.hubspot_auth import token_lock
 from backend.errors import HubwerkError
 from backend.extensions import db
+from backend.jobs.runs import start_run
 from backend.models import Portal, utcnow
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ def redirect_uri() -> str:
 
 def complete_install(token: dict, info: dict) -> Portal:
     """Store (or update, on reinstall) the portal with its encrypted tokens, then provision properties."""
-    from backend.jobs.runs import start_run
-
     hub_id = int(info["hub_id"])
     portal = db.session.execute(db.select(Portal).where(Portal.hub_id == hub_id)).scalar_one_or_none()
     reinstall = portal is not None

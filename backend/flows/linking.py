@@ -5,11 +5,11 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from backend.billwerk_connection import client_for
+from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, NotFound as ApiNotFound
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
-from backend.locks import company_lock
+from backend.flows.locks import company_lock
 from backend.extensions import db
 from backend.models import CustomerLink, ImportCandidate, Portal
 

@@ -13,8 +13,7 @@ from backend.clients.base import Conflict
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import FlowError
 from backend.extensions import db
-from backend.hubspot_schema import GROUPS, PROPERTIES
-from backend.jobs.runs import flow
+from backend.setup.properties import GROUPS, PROPERTIES
 from backend.models import Portal, SyncRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,6 @@ def entity_options(portal: Portal) -> tuple[tuple[str, str], ...]:
     return tuple((e.entity_id, e.name) for e in account.entities) if account else ()
 
 
-@flow("provision_properties")
 def provision_properties(run: SyncRun) -> dict:
     portal = db.session.get(Portal, run.portal_id)
     if portal is None or portal.status != "active":

@@ -6,7 +6,8 @@ import logging
 from flask import current_app
 
 from backend.clients.base import ApiError
-from backend.clients.hubspot import HubSpotClient, HubSpotOAuth, token_lock
+from backend.clients.hubspot import HubSpotClient
+from backend.clients.hubspot_auth import HubSpotOAuth, token_lock
 from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.models import Portal

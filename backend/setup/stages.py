@@ -1,7 +1,11 @@
-"""Which deal stages count as closed-won for a portal (CONTRACT §3 "Triggers")."""
+"""Which deal stages count as closed-won for a portal: the admin's choice, else every stage HubSpot
+marks as won. A deal entering one of them starts the customer import."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+from flask import current_app
 
 from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
@@ -40,12 +44,24 @@ def default_won_stages(pipelines: list[dict]) -> set[str]:
     return {s["id"] for p in pipelines for s in p.get("stages", []) if not s.get("archived") and stage_is_won(s)}
 
 
-def closed_won_stages(portal: Portal, pipelines: list[dict] | None = None) -> set[str]:
-    """The admin's choice, else every won stage of the portal's deal pipelines."""
+WON_STAGES_CACHE_S = 300
+
+
+def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, pipelines: list[dict] | None = None) -> set[str]:
+    """The admin's choice, else every won stage of the portal's deal pipelines (``pipelines`` when
+    given, else read from HubSpot and kept five minutes per portal)."""
     if portal.closed_won_stages:
         return set(portal.closed_won_stages)
-    pipelines = pipelines if pipelines is not None else HubSpotClient(portal).pipelines("deals")
-    return default_won_stages(pipelines)
+    if pipelines is not None:
+        return default_won_stages(pipelines)
+    redis = current_app.extensions["hubwerk.redis"]()
+    key = f"hubwerk:won-stages:{portal.id}"
+    cached = redis.get(key)
+    if cached is not None:
+        return set(json.loads(cached))
+    stages = default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
+    redis.set(key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)
+    return stages
 
 
 def closed_won_choices(portal: Portal) -> list[PipelineChoice]:
@@ -53,7 +69,7 @@ def closed_won_choices(portal: Portal) -> list[PipelineChoice]:
         pipelines = HubSpotClient(portal).pipelines("deals")
     except ApiError as exc:
         raise HubwerkError(f"Could not read the deal pipelines from HubSpot: {exc.message}", code="hubspot_unavailable", status=502) from None
-    selected = closed_won_stages(portal, pipelines)
+    selected = closed_won_stages(portal, pipelines=pipelines)
     return [
         PipelineChoice(p["id"], p.get("label") or p["id"], [
             StageChoice(s["id"], s.get("label") or s["id"], stage_is_won(s), s["id"] in selected)

@@ -1,0 +1,55 @@
+"""The wiring: every flow, inbox handler, finish hook and scheduled job of the connector, in one place.
+
+``create_app`` calls :func:`register`, which hands these tables to ``jobs/``; ``jobs/`` runs what
+is registered and imports nothing from ``flows/`` or ``setup/``.
+
+* A new flow: a function ``flow(run) -> counts`` in ``flows/`` (or ``setup/``), and a row in ``FLOWS``.
+* A new inbound source: a row in ``INBOX_HANDLERS`` (the source names are ``models.inbox.SOURCES``).
+* Inside a source, events are dispatched by the tables of their flow module:
+  ``flows/hubspot_events.py`` (``EVENT_HANDLERS``, ``PROPERTY_HANDLERS``),
+  ``flows/billwerk_events.py`` (``EVENT_HANDLERS``), ``flows/workflow_actions.py`` (``ACTIONS``),
+  ``flows/company_card.py`` / ``flows/deal_card.py`` (``ACTIONS``).
+* A new scheduled job: a row in ``SCHEDULE``.
+"""
+from __future__ import annotations
+
+from backend.flows import billwerk_events, catalog_sync, customer_import, hubspot_events, probe, workflow_actions
+from backend.jobs import inbox, runs
+from backend.setup import provisioning
+
+FLOWS = {
+    "worker_probe": probe.worker_probe,
+    "provision_properties": provisioning.provision_properties,
+    catalog_sync.FLOW: catalog_sync.sync_products,
+    "import_customer_for_deal": customer_import.import_customer_for_deal,
+    "import_company": customer_import.import_company,
+    "scan_import_candidates": customer_import.scan_import_candidates,
+    "import_customers": customer_import.import_customers,
+}
+
+INBOX_HANDLERS = {
+    "hubspot_webhook": hubspot_events.handle_hubspot_delivery,
+    "billwerk_webhook": billwerk_events.handle_billwerk_delivery,
+}
+
+# Called with every run that finished.
+FINISH_HOOKS = (
+    workflow_actions.complete_callback,     # completes the HubSpot workflow callback behind a run
+)
+
+# (function, queue, {"interval": seconds} or {"cron": "m h dom mon dow"}) for ``flask --app backend cron``.
+SCHEDULE = [
+    (runs.retry_failed_runs, "low", {"interval": 300}),
+    (runs.recover_stuck_runs, "low", {"interval": 600}),
+    (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
+]
+
+
+def register() -> None:
+    """Idempotent: every app built in one process registers the same functions."""
+    for name, func in FLOWS.items():
+        runs.register_flow(name, func)
+    for source, handler in INBOX_HANDLERS.items():
+        inbox.register_handler(source, handler)
+    for hook in FINISH_HOOKS:
+        runs.register_finish_hook(hook)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import hubspot_schema
+from backend.setup import properties as hubspot_schema
 from backend.flows import hubspot_events
 from backend.jobs import runs
 from backend.models import Portal

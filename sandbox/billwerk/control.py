@@ -6,7 +6,7 @@
 | GET `/_sandbox/state` | `?kind=customers` (or contracts, orders, invoices, catalog, plan_variants, webhooks, deliveries, …) | dump state |
 | POST `/_sandbox/accounts` | `{"client_id", "client_secret", "entities": [{"id", "name", "public_api_key", "country"}]}` | add account |
 | GET / DELETE `/_sandbox/calls` | — | call log / clear it |
-| GET / POST / DELETE `/_sandbox/faults` | `{"path_prefix", "method", "status", "times", "delay_s", "body"}` or `{"drop_webhooks": n}`, `{"duplicate_webhooks": n}`, `{"reorder_webhooks": true}`, `{"pause_webhooks": true}` | faults |
+| GET / POST / DELETE `/_sandbox/faults` | `{"path_prefix", "method", "status", "times", "delay_s", "body"}` or `{"drop_webhooks": n}`, `{"duplicate_webhooks": n}`, `{"reorder_webhooks": true}`, `{"pause_webhooks": true}`, `{"reorder_contract_webhooks": id}`, `{"late_webhooks": n, "late_by_s", "late_retry_count"}`, `{"legacy_webhooks": true}` | faults |
 | GET / POST `/_sandbox/limits` | `{"rate_limit", "window_s", "style", "token_ttl_s"}` | limits |
 | POST `/_sandbox/trigger` | `{"event": "PaymentEscalated", "contract_id": …, "trigger_days": …}` | emit an event |
 | POST `/_sandbox/hidden` | `{"kind": "plan_variant", "id": …, "hidden": true}` | hide / show |

@@ -202,25 +202,17 @@ class BillwerkSandbox:
                 "token_ttl_s": self.settings.token_ttl_s}
 
     def add_fault(self, **spec) -> dict:
-        """Inject a fault; see :class:`.faults.FaultInjector`. Webhook faults: ``drop_webhooks=n``,
-        ``duplicate_webhooks=n``, ``reorder_webhooks=True|False``, ``pause_webhooks=True|False``."""
-        hooks = {k: spec.pop(k) for k in ("drop_webhooks", "duplicate_webhooks", "reorder_webhooks", "pause_webhooks")
-                 if k in spec}
-        with self.dispatcher._cv:
-            self.dispatcher.drop_next += int(hooks.get("drop_webhooks", 0))
-            self.dispatcher.duplicate_next += int(hooks.get("duplicate_webhooks", 0))
-            if "reorder_webhooks" in hooks:
-                self.dispatcher.reorder = bool(hooks["reorder_webhooks"])
-        if "pause_webhooks" in hooks:
-            self.dispatcher.set_paused(hooks["pause_webhooks"])
-        return self.faults.add(**spec) if spec else {"webhooks": hooks}
+        """Inject a fault; see :class:`.faults.FaultInjector`. Webhook faults (``drop_webhooks=n``,
+        ``duplicate_webhooks=n``, ``reorder_webhooks``, ``pause_webhooks``, ``reorder_contract_webhooks``,
+        ``late_webhooks=n`` with ``late_by_s`` / ``late_retry_count``, ``legacy_webhooks``): see
+        :meth:`.webhooks.Dispatcher.set_faults`."""
+        hooks = {k: spec.pop(k) for k in webhooks.Dispatcher.FAULT_KEYS if k in spec}
+        result = self.dispatcher.set_faults(**hooks) if hooks else None
+        return self.faults.add(**spec) if spec else result
 
     def clear_faults(self) -> None:
         self.faults.clear()
-        with self.dispatcher._cv:
-            self.dispatcher.drop_next = self.dispatcher.duplicate_next = 0
-            self.dispatcher.reorder = False
-        self.dispatcher.set_paused(False)
+        self.dispatcher.clear_faults()
 
     # -- webhooks ----------------------------------------------------------------------------------
     def register_webhook(self, url: str, events, username: str | None = None, password: str | None = None,

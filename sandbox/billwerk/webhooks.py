@@ -15,11 +15,13 @@ Delivery
     200/201/202/204 is success; anything else (or a timeout) is retried with a doubling delay
     (``webhook_retry_base_s``, ``2×``, ``4×`` …) up to ``webhook_max_attempts`` attempts in total
     (12), each retry carrying ``X-Retry-Count: n`` (1 on the first retry). 301/302/307/308 are
-    followed with the same POST. Hooks sharing a customer (hence a contract) are delivered
-    strictly in order: a later hook waits while an earlier one is being retried. Hooks of other
-    customers do not wait. Test modes (``/_sandbox/faults``): drop the next *n* hooks, send the
-    next *n* twice, deliver ready hooks of different customers newest first, or pause delivery
-    (hooks queue up until resumed; with reordering they then leave newest customer first).
+    followed with the same POST. Hooks sharing a customer (hence a contract) are first sent
+    in order; a hook whose attempt failed is retried on its own schedule and does not hold back
+    the customer's later hooks, so it can arrive after them (billwerk: "up to two days old").
+    Test modes (``/_sandbox/faults``, :meth:`Dispatcher.set_faults`): drop the next *n* hooks,
+    send the next *n* twice, deliver ready hooks of different customers newest first, pause
+    delivery, send one contract's queued hooks newest first, deliver the next *n* hooks again
+    late as retries, or send legacy payloads without ``EntityId``.
 """
 from __future__ import annotations
 
@@ -175,50 +177,120 @@ def delete_webhook(id_):
 # -- delivery -------------------------------------------------------------------------------------
 
 class Dispatcher:
-    """Background sender with per-customer ordering and doubling retries."""
+    """Background sender: first attempts in order per customer, retries on their own schedule.
+
+    billwerk sends one contract's hooks in order but does not hold later hooks back while an
+    earlier one is being retried, so a retried hook can arrive after newer ones, up to two days
+    late. Fault modes (:meth:`set_faults`) make the other orders a receiver has to cope with.
+    """
+
+    #: webhook fault keys of ``add_fault`` / ``POST /_sandbox/faults``
+    FAULT_KEYS = ("drop_webhooks", "duplicate_webhooks", "reorder_webhooks", "pause_webhooks",
+                  "reorder_contract_webhooks", "late_webhooks", "late_by_s", "late_retry_count", "legacy_webhooks")
 
     def __init__(self, settings):
         self.settings = settings
         self._cv = threading.Condition()
         self._queues: dict[tuple, collections.deque] = {}
+        self._retrying: list[dict] = []          # failed first attempts (and late copies): not in order
         self._seq = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._busy = 0
         self.deliveries: list[dict] = []
+        self._reset_faults()
+        self._session = requests.Session()
+
+    def _reset_faults(self) -> None:
         self.drop_next = 0
         self.duplicate_next = 0
         self.reorder = False
         self.paused = False
-        self._session = requests.Session()
+        self.reorder_contract: str | None = None
+        self.late_next = 0
+        self.late_by_s = 1.0
+        self.late_retry_count = 3
+        self.legacy = False
 
     # public ---------------------------------------------------------------------------------
+    def set_faults(self, **faults) -> dict:
+        """``drop_webhooks=n`` / ``duplicate_webhooks=n``: drop or double the next n hooks;
+        ``reorder_webhooks``: ready hooks of different customers leave newest first;
+        ``pause_webhooks``: hold every hook until resumed;
+        ``reorder_contract_webhooks=<ContractId>`` (``None`` ends it): that contract's queued
+        hooks leave newest first, as if billwerk had sent them in reverse (pause first to let them
+        queue up);
+        ``late_webhooks=n`` (with ``late_by_s``, default 1, and ``late_retry_count``, default 3):
+        each of the next n hooks is delivered and then delivered once more ``late_by_s`` later with
+        ``X-Retry-Count: late_retry_count`` — an old hook billwerk retries because it never saw
+        the answer, arriving after newer ones;
+        ``legacy_webhooks=True``: new hooks use the legacy payload (``Event`` and the object ids,
+        no ``EntityId``/``CustomerId``)."""
+        unknown = set(faults) - set(self.FAULT_KEYS)
+        if unknown:
+            raise ValueError(f"unknown webhook fault(s): {', '.join(sorted(unknown))}")
+        with self._cv:
+            self.drop_next += int(faults.get("drop_webhooks", 0))
+            self.duplicate_next += int(faults.get("duplicate_webhooks", 0))
+            self.late_next += int(faults.get("late_webhooks", 0))
+            if "late_by_s" in faults:
+                self.late_by_s = max(0.0, float(faults["late_by_s"]))
+            if "late_retry_count" in faults:
+                self.late_retry_count = max(1, int(faults["late_retry_count"]))
+            if "reorder_webhooks" in faults:
+                self.reorder = bool(faults["reorder_webhooks"])
+            if "reorder_contract_webhooks" in faults:
+                value = faults["reorder_contract_webhooks"]
+                self.reorder_contract = str(value).lower() if value else None
+            if "legacy_webhooks" in faults:
+                self.legacy = bool(faults["legacy_webhooks"])
+            if "pause_webhooks" in faults:
+                self.paused = bool(faults["pause_webhooks"])
+            self._cv.notify_all()
+        return {"webhooks": dict(faults)}
+
+    def clear_faults(self) -> None:
+        with self._cv:
+            self._reset_faults()
+            self._cv.notify_all()
+
     def enqueue(self, hook: dict, payload: dict) -> None:
         order_key = payload.get("CustomerId") or payload.get("ContractId") or payload.get("EntityId")
         key = (hook["Id"], order_key)
         with self._cv:
+            if self.legacy:
+                payload = legacy_payload(payload)
             copies = 1
             if self.duplicate_next > 0:
                 self.duplicate_next -= 1
                 copies = 2
+            late = 0
+            if self.late_next > 0:
+                self.late_next -= 1
+                late = 1
             for _ in range(copies):
-                seq = next(self._seq)
-                delivery = {
-                    "Id": seq, "WebhookId": hook["Id"], "Url": hook["Url"], "Event": payload["Event"],
-                    "Payload": dict(payload), "Status": "Pending", "Attempts": [],
-                    "_auth": (hook["_username"], hook["_password"] or "") if hook["_username"] is not None else None,
-                    "_next": time.monotonic(), "_key": key,
-                }
-                self.deliveries.append(delivery)
+                delivery = self._new_delivery(hook, payload, key)
                 self._queues.setdefault(key, collections.deque()).append(delivery)
+                if late:
+                    delivery["_late"] = (self.late_by_s, self.late_retry_count)
             self._ensure_thread()
             self._cv.notify_all()
+
+    def _new_delivery(self, hook: dict, payload: dict, key: tuple) -> dict:
+        delivery = {
+            "Id": next(self._seq), "WebhookId": hook["Id"], "Url": hook["Url"], "Event": payload["Event"],
+            "Payload": dict(payload), "Status": "Pending", "Attempts": [],
+            "_auth": (hook["_username"], hook["_password"] or "") if hook["_username"] is not None else None,
+            "_next": time.monotonic(), "_key": key, "_retry_header": None,
+        }
+        self.deliveries.append(delivery)
+        return delivery
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Block until every queued delivery is delivered, dropped or given up; False on timeout."""
         deadline = time.monotonic() + timeout
         with self._cv:
-            while any(self._queues.values()) or self._busy:
+            while any(self._queues.values()) or self._retrying or self._busy:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -237,14 +309,12 @@ class Dispatcher:
     def clear(self) -> None:
         with self._cv:
             self._queues.clear()
+            self._retrying.clear()
             self.deliveries.clear()
-            self.drop_next = self.duplicate_next = 0
-            self.reorder = self.paused = False
+            self._reset_faults()
 
     def set_paused(self, paused: bool) -> None:
-        with self._cv:
-            self.paused = bool(paused)
-            self._cv.notify_all()
+        self.set_faults(pause_webhooks=paused)
 
     def snapshot(self) -> list[dict]:
         with self._cv:
@@ -256,11 +326,20 @@ class Dispatcher:
             self._thread = threading.Thread(target=self._run, name="billwerk-webhooks", daemon=True)
             self._thread.start()
 
+    def _head(self, queue: collections.deque) -> dict:
+        """The delivery a customer's queue sends next: the oldest, or with ``reorder_contract_webhooks``
+        the newest of that contract's hooks."""
+        if self.reorder_contract:
+            mine = [d for d in queue if str(d["Payload"].get("ContractId") or "").lower() == self.reorder_contract]
+            if mine:
+                return mine[-1]
+        return queue[0]
+
     def _next_ready(self):
         if self.paused:
             return None, None
         now = time.monotonic()
-        heads = [q[0] for q in self._queues.values() if q]
+        heads = [self._head(q) for q in self._queues.values() if q] + self._retrying
         ready = [d for d in heads if d["_next"] <= now]
         if ready:
             pick = max if self.reorder else min
@@ -281,22 +360,41 @@ class Dispatcher:
                 drop = self.drop_next > 0 and not delivery["Attempts"]    # drop whole hooks, not retries
                 if drop:
                     self.drop_next -= 1
+                queue = self._queues.get(delivery["_key"])
+                # Out of the ordered queue before it is sent: the customer's next hook may go as soon
+                # as this attempt is over, whatever its outcome.
+                if queue is not None and delivery in queue:
+                    queue.remove(delivery)
+                    if not queue:
+                        self._queues.pop(delivery["_key"], None)
+                elif delivery in self._retrying:
+                    self._retrying.remove(delivery)
+            outcome = "Failed"
             try:
                 outcome = "Dropped" if drop else self._attempt(delivery)
             finally:
                 with self._cv:
                     self._busy -= 1
-                    queue = self._queues.get(delivery["_key"])
-                    if outcome in ("Delivered", "Dropped", "Failed"):
+                    if outcome == "Pending":
+                        self._retrying.append(delivery)
+                    else:
                         delivery["Status"] = outcome
-                        if queue and queue[0] is delivery:
-                            queue.popleft()
-                        if queue is not None and not queue:
-                            self._queues.pop(delivery["_key"], None)
+                        late = delivery.pop("_late", None)
+                        if late and outcome == "Delivered":
+                            self._send_again_late(delivery, *late)
                     self._cv.notify_all()
+
+    def _send_again_late(self, delivery: dict, late_by_s: float, retry_count: int) -> None:
+        again = dict(delivery, Id=next(self._seq), Status="Pending", Attempts=[], Late=True,
+                     _next=time.monotonic() + late_by_s, _retry_header=retry_count)
+        again["Payload"] = dict(delivery["Payload"])
+        self.deliveries.append(again)
+        self._retrying.append(again)
 
     def _attempt(self, delivery: dict) -> str:
         retry = len(delivery["Attempts"])
+        if delivery.get("_retry_header"):
+            retry += delivery["_retry_header"]
         headers = {"Content-Type": "application/json", "User-Agent": "billwerk-sandbox-webhooks/1.0"}
         if retry:
             headers["X-Retry-Count"] = str(retry)
@@ -324,3 +422,11 @@ class Dispatcher:
         delay = self.settings.webhook_retry_base_s * (2 ** (len(delivery["Attempts"]) - 1))
         delivery["_next"] = time.monotonic() + delay
         return "Pending"
+
+
+def legacy_payload(payload: dict) -> dict:
+    """The older hook format some billwerk pages still show: ``Event`` first, then the object
+    ids, without ``EntityId`` and ``CustomerId``."""
+    out = {"Event": payload["Event"]}
+    out.update((k, v) for k, v in payload.items() if k not in ("Event", "EntityId", "CustomerId"))
+    return out

@@ -81,15 +81,21 @@ describe('HubSpot project', () => {
     }
   });
 
-  it('finds the app, the company card and the webhooks, each feature depending on the app', async () => {
+  it('finds the app, both cards and the webhooks, each feature depending on the app', async () => {
     const { intermediateRepresentation } = await translateProject();
     const byUid = intermediateRepresentation.intermediateNodesIndexedByUid;
 
-    expect(Object.keys(byUid).sort()).toEqual(['hubwerk_app', 'hubwerk_company_card', 'hubwerk_webhooks']);
+    expect(Object.keys(byUid).sort()).toEqual([
+      'hubwerk_app',
+      'hubwerk_company_card',
+      'hubwerk_deal_card',
+      'hubwerk_webhooks',
+    ]);
     expect(byUid.hubwerk_app?.componentType).toBe('APPLICATION');
     expect(byUid.hubwerk_company_card?.componentType).toBe('CARD');
+    expect(byUid.hubwerk_deal_card?.componentType).toBe('CARD');
     expect(byUid.hubwerk_webhooks?.componentType).toBe('WEBHOOKS');
-    for (const uid of ['hubwerk_company_card', 'hubwerk_webhooks']) {
+    for (const uid of ['hubwerk_company_card', 'hubwerk_deal_card', 'hubwerk_webhooks']) {
       expect(byUid[uid]?.componentDeps.app, uid).toBe('hubwerk_app');
     }
   });
@@ -131,18 +137,25 @@ describe('webhooks-hsmeta.json', () => {
   });
 });
 
-describe('company card', () => {
-  const card = readJson('src/app/cards/company-card-hsmeta.json');
-  const runtime = readJson('src/app/cards/package.json');
-  const dev = readJson('package.json');
+describe.each([
+  ['company-card-hsmeta.json', 'companies', '/app/cards/CompanyCard.tsx'],
+  ['deal-card-hsmeta.json', 'deals', '/app/cards/DealCard.tsx'],
+])('%s', (file, objectType, entrypoint) => {
+  const card = readJson(`src/app/cards/${file}`);
 
-  it('sits on the company record tab and points at CompanyCard.tsx', () => {
+  it(`sits on the ${objectType} record tab and points at ${entrypoint}`, () => {
     expect(card.type).toBe('card');
     expect(card.config.location).toBe('crm.record.tab');
-    expect(card.config.objectTypes).toEqual(['companies']);
-    expect(card.config.entrypoint).toBe('/app/cards/CompanyCard.tsx');
+    expect(card.config.objectTypes).toEqual([objectType]);
+    expect(card.config.entrypoint).toBe(entrypoint);
     expect(statSync(join(SRC_DIR, card.config.entrypoint)).isFile()).toBe(true);
+    expect(card.config.name).toBe('billwerk');
   });
+});
+
+describe('cards package', () => {
+  const runtime = readJson('src/app/cards/package.json');
+  const dev = readJson('package.json');
 
   it('pins the runtime dependencies, and tests run against the same versions', () => {
     expect(runtime.dependencies).toEqual({ '@hubspot/ui-extensions': '0.17.0', react: '18.3.1' });

@@ -20,6 +20,7 @@ import {
 } from '@hubspot/ui-extensions';
 
 import { errorMessage, fetchCompanyCard, runCompanyAction } from './lib/backend';
+import { formatTimestamp } from './lib/format';
 import type {
   CardAction,
   CardBillwerkCustomer,
@@ -48,15 +49,6 @@ const SYNC_STATUS_LABELS: Readonly<Record<string, string>> = {
   failed: 'Failed',
   running: 'Running',
   queued: 'Queued',
-};
-
-/** `2026-11-21T10:00:00Z` → `2026-11-21 10:00 UTC`; anything unparsable is shown as sent. */
-export const formatTimestamp = (at: string): string => {
-  const date = new Date(at);
-  if (Number.isNaN(date.getTime())) {
-    return at;
-  }
-  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 };
 
 export const lastSyncLine = (lastSync: CardLastSync | null): string => {

@@ -30,47 +30,10 @@ import {
   notConnectedPayload,
   readyPayload,
 } from './fixtures';
-
-type FetchOptions = Parameters<typeof hubspot.fetch>[1];
-interface Call {
-  url: string;
-  method: string;
-  body: unknown;
-  timeout: number | undefined;
-}
-interface Reply {
-  status?: number;
-  json: unknown;
-}
+import { mockBackend, posted } from './backend-mock';
+import type { Reply } from './backend-mock';
 
 const CARD_URL = `${BACKEND_URL}/api/cards/companies/${COMPANY_ID}`;
-
-const jsonResponse = ({ status = 200, json }: Reply): Response =>
-  new Response(JSON.stringify(json), { status, headers: { 'content-type': 'application/json' } });
-
-/**
- * Replaces hubspot.fetch (there is no built-in mock for it). Each call takes the next reply;
- * a reply may be a promise to hold the card in its loading state.
- */
-const mockBackend = (...replies: Array<Reply | Promise<Reply>>) => {
-  const calls: Call[] = [];
-  const spy = vi
-    .spyOn(hubspot, 'fetch')
-    .mockImplementation(async (resource: string | URL, options?: FetchOptions) => {
-      calls.push({
-        url: String(resource),
-        method: options?.method ?? 'GET',
-        body: options?.body,
-        timeout: options?.timeout,
-      });
-      const reply = replies.shift();
-      if (!reply) {
-        throw new Error(`unexpected hubspot.fetch ${String(resource)}`);
-      }
-      return jsonResponse(await reply);
-    });
-  return { calls, spy };
-};
 
 const setup = () => {
   const renderer = createRenderer('crm.record.tab');
@@ -94,8 +57,6 @@ const typeInto = (input: RenderedElementNode<InputProps>, value: string) => {
 
 /** `.text` of a rendered node holds only its own text children; this joins every Text on the card. */
 const allText = (r: Renderer) => r.findAll(Text).map((node) => node.text ?? '').join('\n');
-
-const posted = (calls: Call[]) => calls.filter((call) => call.method === 'POST');
 
 describe('CompanyCard', () => {
   beforeEach(() => {

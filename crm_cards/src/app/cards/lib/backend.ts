@@ -1,6 +1,7 @@
 import { hubspot } from '@hubspot/ui-extensions';
 
 import { BACKEND_URL } from './config';
+import type { DealCardPayload } from './deal-types';
 import type { CompanyCardPayload } from './types';
 
 /** HubSpot's default `hubspot.fetch` timeout; the backend answers card requests well within it. */
@@ -34,21 +35,34 @@ export const errorMessage = (error: unknown): string => {
   return 'Something went wrong while talking to the billwerk connector.';
 };
 
-/** `${BACKEND_URL}/api/cards/companies/<id>[/<action>]`. HubSpot appends portalId, userId, userEmail. */
-export const companyCardUrl = (objectId: string | number, action?: string): string => {
-  const base = `${BACKEND_URL.replace(/\/+$/, '')}/api/cards/companies/${encodeURIComponent(String(objectId))}`;
+const cardUrl = (objects: string, objectId: string | number, action?: string): string => {
+  const base = `${BACKEND_URL.replace(/\/+$/, '')}/api/cards/${objects}/${encodeURIComponent(String(objectId))}`;
   return action === undefined ? base : `${base}/${encodeURIComponent(action)}`;
 };
 
+/** `${BACKEND_URL}/api/cards/companies/<id>[/<action>]`. HubSpot appends portalId, userId, userEmail. */
+export const companyCardUrl = (objectId: string | number, action?: string): string =>
+  cardUrl('companies', objectId, action);
+
+/** `${BACKEND_URL}/api/cards/deals/<id>[/<action>]`. */
+export const dealCardUrl = (objectId: string | number, action?: string): string =>
+  cardUrl('deals', objectId, action);
+
 export interface RequestOptions {
   timeoutMs?: number;
+}
+
+/** How a card's answers are recognised and completed. */
+interface PayloadShape<T> {
+  is: (value: unknown) => value is T;
+  normalise: (payload: T) => T;
 }
 
 export const fetchCompanyCard = (
   objectId: string | number,
   options: RequestOptions = {},
 ): Promise<CompanyCardPayload> =>
-  request(companyCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS);
+  request(companyCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS, COMPANY);
 
 export const runCompanyAction = (
   objectId: string | number,
@@ -60,17 +74,39 @@ export const runCompanyAction = (
     companyCardUrl(objectId, action),
     { method: 'POST', body },
     options.timeoutMs ?? ACTION_TIMEOUT_MS,
+    COMPANY,
+  );
+
+export const fetchDealCard = (
+  objectId: string | number,
+  options: RequestOptions = {},
+): Promise<DealCardPayload> =>
+  request(dealCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS, DEAL);
+
+/** `replay` takes `{ runId }`; the other deal actions take no body. */
+export const runDealAction = (
+  objectId: string | number,
+  action: string,
+  body: Record<string, string> = {},
+  options: RequestOptions = {},
+): Promise<DealCardPayload> =>
+  request(
+    dealCardUrl(objectId, action),
+    { method: 'POST', body },
+    options.timeoutMs ?? ACTION_TIMEOUT_MS,
+    DEAL,
   );
 
 type FetchInit = { method: 'GET' } | { method: 'POST'; body: Record<string, string> };
 
 // No auth here: HubSpot signs every hubspot.fetch request itself (signature v3) and adds the
 // portal and user as query parameters; the backend trusts only those.
-const request = async (
+const request = async <T>(
   url: string,
   init: FetchInit,
   timeoutMs: number,
-): Promise<CompanyCardPayload> => {
+  shape: PayloadShape<T>,
+): Promise<T> => {
   let response: Response;
   try {
     response = await withTimeout(hubspot.fetch(url, { ...init, timeout: timeoutMs }), timeoutMs);
@@ -88,14 +124,14 @@ const request = async (
   if (!response.ok) {
     throw toBackendError(response.status, body);
   }
-  if (!isCompanyCardPayload(body)) {
+  if (!shape.is(body)) {
     throw new BackendError(
       'bad_response',
       'The billwerk connector sent an answer the card does not understand.',
       response.status,
     );
   }
-  return normalise(body);
+  return shape.normalise(body);
 };
 
 const withTimeout = <T>(promise: Promise<T>, timeoutMs: number): Promise<T> =>
@@ -154,7 +190,7 @@ const isCompanyCardPayload = (value: unknown): value is CompanyCardPayload =>
   (value.errors === undefined || Array.isArray(value.errors));
 
 // The backend always sends every key; tolerate older answers that leave the empty ones out.
-const normalise = (payload: CompanyCardPayload): CompanyCardPayload => ({
+const normaliseCompany = (payload: CompanyCardPayload): CompanyCardPayload => ({
   ...payload,
   statusLabel: payload.statusLabel ?? payload.status,
   entity: payload.entity ?? null,
@@ -163,3 +199,53 @@ const normalise = (payload: CompanyCardPayload): CompanyCardPayload => ({
   lastSync: payload.lastSync ?? null,
   actions: payload.actions ?? [],
 });
+
+const COMPANY: PayloadShape<CompanyCardPayload> = {
+  is: isCompanyCardPayload,
+  normalise: normaliseCompany,
+};
+
+const isDealCardPayload = (value: unknown): value is DealCardPayload =>
+  isRecord(value) &&
+  isRecord(value.deal) &&
+  typeof value.status === 'string' &&
+  (value.actions === undefined || Array.isArray(value.actions)) &&
+  (value.problems === undefined || Array.isArray(value.problems)) &&
+  (value.runs === undefined || Array.isArray(value.runs)) &&
+  (value.preview === undefined || value.preview === null || isDealPreview(value.preview));
+
+// A preview without its lines or totals cannot be drawn as a table; refuse it as a whole.
+const isDealPreview = (value: unknown): boolean =>
+  isRecord(value) &&
+  Array.isArray(value.lines) &&
+  isRecord(value.firstInvoice) &&
+  typeof value.currency === 'string';
+
+const EMPTY_STATE = { state: null, label: '', message: '' };
+
+const normaliseDeal = (payload: DealCardPayload): DealCardPayload => ({
+  ...payload,
+  statusLabel: payload.statusLabel ?? payload.status,
+  validation: payload.validation ?? EMPTY_STATE,
+  apply: payload.apply ?? EMPTY_STATE,
+  syncStopped: payload.syncStopped ?? false,
+  entity: payload.entity ?? null,
+  company: payload.company ?? null,
+  problems: payload.problems ?? [],
+  preview: payload.preview
+    ? {
+        ...payload.preview,
+        recurring: payload.preview.recurring ?? [],
+        warnings: payload.preview.warnings ?? [],
+        nextTotalGross: payload.preview.nextTotalGross ?? null,
+        nextTotalGrossDate: payload.preview.nextTotalGrossDate ?? null,
+      }
+    : null,
+  upgrade: payload.upgrade ?? null,
+  billing: payload.billing ?? null,
+  runs: payload.runs ?? [],
+  actions: payload.actions ?? [],
+  busy: payload.busy === true,
+});
+
+const DEAL: PayloadShape<DealCardPayload> = { is: isDealCardPayload, normalise: normaliseDeal };

@@ -6,12 +6,16 @@ import {
   BackendError,
   LOAD_TIMEOUT_MS,
   companyCardUrl,
+  dealCardUrl,
   errorMessage,
   fetchCompanyCard,
+  fetchDealCard,
   runCompanyAction,
+  runDealAction,
 } from '../backend';
 import { BACKEND_URL } from '../config';
 import { linkedPayload, readyPayload } from '../../__tests__/fixtures';
+import { PREVIEW, applyFailedPayload, draftPayload, validPayload } from '../../__tests__/deal-fixtures';
 
 const respond = (status: number, body: string) =>
   vi.spyOn(hubspot, 'fetch').mockResolvedValue(
@@ -140,5 +144,60 @@ describe('runCompanyAction', () => {
       body: {},
       timeout: ACTION_TIMEOUT_MS,
     });
+  });
+});
+
+describe('deal card requests', () => {
+  it('builds the deal card and action URLs from BACKEND_URL', () => {
+    expect(dealCardUrl(7001)).toBe(`${BACKEND_URL}/api/cards/deals/7001`);
+    expect(dealCardUrl('7001', 'create-contract')).toBe(`${BACKEND_URL}/api/cards/deals/7001/create-contract`);
+  });
+
+  it('GETs the deal card and returns the payload as sent', async () => {
+    const spy = respond(200, JSON.stringify(validPayload()));
+
+    await expect(fetchDealCard(7001)).resolves.toEqual(validPayload());
+    expect(spy).toHaveBeenCalledWith(`${BACKEND_URL}/api/cards/deals/7001`, {
+      method: 'GET',
+      timeout: LOAD_TIMEOUT_MS,
+    });
+  });
+
+  it('POSTs replay with the run id', async () => {
+    const spy = respond(200, JSON.stringify({ ...applyFailedPayload(), message: 'Replay queued', runId: '314' }));
+
+    const payload = await runDealAction(7001, 'replay', { runId: '313' });
+
+    expect(payload.runId).toBe('314');
+    expect(spy).toHaveBeenCalledWith(`${BACKEND_URL}/api/cards/deals/7001/replay`, {
+      method: 'POST',
+      body: { runId: '313' },
+      timeout: ACTION_TIMEOUT_MS,
+    });
+  });
+
+  it('fills in keys an older backend left out, and never reads a missing busy as busy', async () => {
+    const { problems: _p, runs: _r, busy: _b, upgrade: _u, ...partial } = draftPayload();
+    const { warnings: _w, recurring: _rec, ...preview } = PREVIEW;
+    respond(200, JSON.stringify({ ...partial, preview }));
+
+    const payload = await fetchDealCard(1);
+    expect(payload.problems).toEqual([]);
+    expect(payload.runs).toEqual([]);
+    expect(payload.upgrade).toBeNull();
+    expect(payload.busy).toBe(false);
+    expect(payload.preview?.warnings).toEqual([]);
+    expect(payload.preview?.recurring).toEqual([]);
+  });
+
+  it.each([
+    ['no deal', { ...draftPayload(), deal: undefined }],
+    ['a preview without lines', { ...validPayload(), preview: { ...PREVIEW, lines: undefined } }],
+    ['runs that are not a list', { ...draftPayload(), runs: {} }],
+  ])('rejects an answer with %s', async (_case, body) => {
+    respond(200, JSON.stringify(body));
+
+    const error = await rejection(fetchDealCard(1));
+    expect(error.code).toBe('bad_response');
   });
 });

@@ -1,41 +1,25 @@
 """The app's webhook subscriptions (crm_cards/src/app/webhooks/webhooks-hsmeta.json, uploaded with
-`hs project upload`) and the backend's HubSpot dispatch table must agree in both directions:
+`hs project upload`) and the backend's HubSpot dispatch tables must agree in both directions:
 
-- every object event and every property the dispatch table reacts to has a subscription, or HubSpot
+- every object event and every property the dispatch tables react to has a subscription, or HubSpot
   never sends it and the flow silently never runs;
 - every subscription has a handler, or HubSpot sends events the connector stores and ignores.
 
 HubSpot sends a classic ``<object>.propertyChange`` only for the properties subscribed one by one, so
-"reacts to" is asked per property: each handler is given one event per candidate property (every
-built-in property of the object in the HubSpot sandbox and every property the connector owns) and
-counts as reacting when it starts a run.
+property changes are compared per property: the rows of ``PROPERTY_HANDLERS`` name them.
 """
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
-import pytest
-
-from backend.setup import properties as hubspot_schema
 from backend.flows import hubspot_events
-from backend.jobs import runs
-from backend.models import Portal
-from sandbox.hubspot.schema import builtin_property_specs, resolve_type
 
 ROOT = Path(__file__).resolve().parents[2]
 WEBHOOKS_META = ROOT / "crm_cards" / "src" / "app" / "webhooks" / "webhooks-hsmeta.json"
 CARD_CONFIG = ROOT / "crm_cards" / "src" / "app" / "cards" / "lib" / "config.ts"
 WEBHOOK_PATH = "/api/webhook/hubspot/events"
-
-CONNECTOR_PROPERTIES = {
-    "deals": hubspot_schema.DEAL,
-    "companies": hubspot_schema.COMPANY,
-    "contacts": hubspot_schema.CONTACT,
-    "products": hubspot_schema.PRODUCT,
-}
 
 
 def _meta() -> dict:
@@ -50,63 +34,46 @@ def _subscribed() -> set[tuple[str, str | None]]:
     return {(s["subscriptionType"], s.get("propertyName")) for s in _subscriptions()}
 
 
-def _candidate_properties(subscription_type: str) -> set[str]:
-    object_type = resolve_type(subscription_type.split(".", 1)[0])
-    assert object_type is not None, f"{subscription_type}: not an object HubSpot sends classic events for"
-    names = {spec[0] for spec in builtin_property_specs(object_type.name)}
-    names |= {spec.name for spec in CONNECTOR_PROPERTIES.get(object_type.name, ())}
-    names |= {prop for kind, prop in _subscribed() if kind == subscription_type and prop}
-    return names
-
-
-@pytest.fixture
-def reacts(monkeypatch, ctx):
-    """``reacts(subscription_type, property_name)`` -> did the dispatch table start a run for it?"""
-    started: list[tuple] = []
-
-    def record_run(flow_name, **kwargs):
-        started.append((flow_name, kwargs))
-
-    # Handlers bind start_run by name wherever they live; replace every binding of it.
-    original = runs.start_run
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("backend.") and getattr(module, "start_run", None) is original:
-            monkeypatch.setattr(module, "start_run", record_run)
-
-    portal = Portal(id=1, hub_id=62515, status="active")
-
-    def probe(subscription_type: str, property_name: str | None) -> bool:
-        handler = hubspot_events.EVENT_HANDLERS.get(subscription_type)
-        if handler is None:
-            return False
-        event = {"subscriptionType": subscription_type, "objectId": 4711, "portalId": 62515,
-                 "changeSource": "CRM_UI", "occurredAt": 1764662400000}
-        if property_name is not None:
-            event.update(propertyName=property_name, propertyValue="x")
-        before = len(started)
-        handled = handler(portal, event, 1)
-        assert bool(handled) == (len(started) > before), f"{subscription_type} {property_name}: says {handled!r} but started {started[before:]}"
-        return bool(handled)
-
-    return probe
-
-
-def test_every_handled_event_and_property_has_a_subscription(reacts):
-    subscribed = _subscribed()
-    missing = []
-    for subscription_type in hubspot_events.EVENT_HANDLERS:
+def _handled() -> set[tuple[str, str | None]]:
+    """(subscription type, property or None) for everything the dispatch tables react to."""
+    handled: set[tuple[str, str | None]] = set()
+    for subscription_type, handler in hubspot_events.EVENT_HANDLERS.items():
         if subscription_type.endswith(".propertyChange"):
-            handled = {p for p in _candidate_properties(subscription_type) if reacts(subscription_type, p)}
-            assert handled, f"{subscription_type} is in the dispatch table but reacts to no property"
-            missing += [(subscription_type, p) for p in sorted(handled) if (subscription_type, p) not in subscribed]
-        elif (subscription_type, None) not in subscribed:
-            missing.append((subscription_type, None))
+            # Property changes go through the per-property table; a handler of its own would hide
+            # which properties it needs subscribed.
+            assert handler is hubspot_events.on_property_change, (
+                f"{subscription_type}: add rows to PROPERTY_HANDLERS instead of a handler of its own")
+            continue
+        handled.add((subscription_type, None))
+    for object_type, properties, _handler in hubspot_events.PROPERTY_HANDLERS:
+        subscription_type = f"{object_type}.propertyChange"
+        assert subscription_type in hubspot_events.EVENT_HANDLERS, (
+            f"PROPERTY_HANDLERS has {object_type} rows but EVENT_HANDLERS does not dispatch {subscription_type}")
+        handled |= {(subscription_type, name) for name in properties}
+    return handled
+
+
+def test_every_handled_event_and_property_has_a_subscription():
+    missing = sorted(_handled() - _subscribed(), key=str)
     assert missing == [], f"handled but not subscribed in {WEBHOOKS_META.relative_to(ROOT)}: {missing}"
 
 
-def test_every_subscription_has_a_handler(reacts):
-    unhandled = [(kind, prop) for kind, prop in sorted(_subscribed(), key=str) if not reacts(kind, prop)]
+def test_every_subscription_has_a_handler():
+    unhandled = sorted(_subscribed() - _handled(), key=str)
     assert unhandled == [], f"subscribed in {WEBHOOKS_META.relative_to(ROOT)} but no handler reacts: {unhandled}"
+
+
+def test_a_subscribed_property_change_reaches_its_handler(monkeypatch):
+    """The table is what dispatch uses: an event for each subscribed property runs a row's handler."""
+    reached: list[tuple[str, str]] = []
+    rows = [(object_type, properties, lambda portal, event, inbox_id: reached.append(
+                (event["subscriptionType"], event["propertyName"])) or True)
+            for object_type, properties, _handler in hubspot_events.PROPERTY_HANDLERS]
+    monkeypatch.setattr(hubspot_events, "PROPERTY_HANDLERS", rows)
+    wanted = sorted((kind, prop) for kind, prop in _subscribed() if prop is not None)
+    for kind, prop in wanted:
+        assert hubspot_events.EVENT_HANDLERS[kind](None, {"subscriptionType": kind, "propertyName": prop, "objectId": 1}, 1)
+    assert set(reached) == set(wanted)
 
 
 def test_subscriptions_are_well_formed():

@@ -14,9 +14,20 @@ import { validateUid } from '@hubspot/project-parsing-lib/uid';
 import { BACKEND_URL } from '../src/app/cards/lib/config';
 
 const PROJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The connector's workflow actions, one project component each. */
+const WORKFLOW_ACTIONS = [
+  'validate-deal',
+  'create-contract',
+  'update-customer-from-company',
+  'update-customer-from-contact',
+  'create-upgrade-deal',
+  'execute-upgrade',
+  'import-customer',
+];
 const SRC_DIR = join(PROJECT_DIR, 'src');
 
-/** CONTRACT §5: the scopes requested at install. */
+/** The scopes the connector requests at install. */
 const CONTRACT_SCOPES = [
   'oauth',
   ...['deals', 'companies', 'contacts', 'line_items', 'products'].flatMap((object) => [
@@ -81,22 +92,43 @@ describe('HubSpot project', () => {
     }
   });
 
-  it('finds the app, both cards and the webhooks, each feature depending on the app', async () => {
+  it('finds the app, both cards, the webhooks and the seven workflow actions, each depending on the app', async () => {
     const { intermediateRepresentation } = await translateProject();
     const byUid = intermediateRepresentation.intermediateNodesIndexedByUid;
+    const features: Record<string, string> = {
+      hubwerk_company_card: 'CARD',
+      hubwerk_deal_card: 'CARD',
+      hubwerk_webhooks: 'WEBHOOKS',
+      ...Object.fromEntries(WORKFLOW_ACTIONS.map((name) => [`hubwerk_${name.replace(/-/g, '_')}`, 'WORKFLOW_ACTION'])),
+    };
 
-    expect(Object.keys(byUid).sort()).toEqual([
-      'hubwerk_app',
-      'hubwerk_company_card',
-      'hubwerk_deal_card',
-      'hubwerk_webhooks',
-    ]);
+    expect(Object.keys(byUid).sort()).toEqual(['hubwerk_app', ...Object.keys(features)].sort());
     expect(byUid.hubwerk_app?.componentType).toBe('APPLICATION');
-    expect(byUid.hubwerk_company_card?.componentType).toBe('CARD');
-    expect(byUid.hubwerk_deal_card?.componentType).toBe('CARD');
-    expect(byUid.hubwerk_webhooks?.componentType).toBe('WEBHOOKS');
-    for (const uid of ['hubwerk_company_card', 'hubwerk_deal_card', 'hubwerk_webhooks']) {
+    for (const [uid, componentType] of Object.entries(features)) {
+      expect(byUid[uid]?.componentType, uid).toBe(componentType);
       expect(byUid[uid]?.componentDeps.app, uid).toBe('hubwerk_app');
+    }
+  });
+});
+
+describe('workflow actions', () => {
+  const metas = WORKFLOW_ACTIONS.map((name) => ({
+    name,
+    meta: readJson(`src/app/workflow-actions/${name}-hsmeta.json`),
+  }));
+
+  it.each(metas)('$name calls the backend, is published for workflows and speaks English and German', ({ name, meta }) => {
+    expect(meta.type).toBe('workflow-action');
+    expect(meta.config.actionUrl).toBe(`${BACKEND_URL}/api/workflow-actions/${name}`);
+    expect(meta.config.isPublished).toBe(true);
+    expect(meta.config.supportedClients).toEqual([{ client: 'WORKFLOWS' }]);
+    expect(Object.keys(meta.config.labels).sort()).toEqual(['de', 'en']);
+    const outputs = (meta.config.outputFields as Array<{ typeDefinition: { name: string } }>).map(
+      (field) => field.typeDefinition.name,
+    );
+    expect(outputs.slice(0, 2)).toEqual(['result', 'message']);
+    for (const locale of ['en', 'de']) {
+      expect(Object.keys(meta.config.labels[locale].outputFieldLabels).sort(), locale).toEqual([...outputs].sort());
     }
   });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Sets the connector backend base URL everywhere HubSpot needs it: the one card-code constant,
 // app-hsmeta.json (permittedUrls.fetch, auth.redirectUrls and support URLs that pointed at the old
-// backend), the webhook target URL and the URL of every workflow action.
+// backend), the webhook target URL and the URL of every workflow action — and rewrites the v4 form
+// of the workflow actions in ../workflows/ from them.
 //
 //   npm run set-backend-url -- https://connector.example.com
 //   node scripts/set-backend-url.mjs https://connector.example.com [--project-dir DIR]
@@ -9,14 +10,20 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import {
+  WORKFLOW_ACTIONS_DIR,
+  WORKFLOW_ACTION_PATH,
+  actionName,
+  defaultOutDir,
+  writeDefinitions,
+} from './workflow-definitions.mjs';
+
 export const DEFAULT_BACKEND_URL = 'https://hubwerk.example.com';
 export const CONFIG_FILE = 'src/app/cards/lib/config.ts';
 export const APP_META_FILE = 'src/app/app-hsmeta.json';
 export const OAUTH_CALLBACK_PATH = '/oauth/hubspot/callback';
 export const WEBHOOKS_META_FILE = 'src/app/webhooks/webhooks-hsmeta.json';
 export const WEBHOOK_PATH = '/api/webhook/hubspot/events';
-export const WORKFLOW_ACTIONS_DIR = 'src/app/workflow-actions';
-export const WORKFLOW_ACTION_PATH = '/api/workflow-actions/';
 
 const CONSTANT_LINE = /^export const BACKEND_URL = '([^']*)';$/m;
 
@@ -114,20 +121,27 @@ export function setBackendUrl(projectDir, rawUrl) {
   const actionFiles = existsSync(actionsDir)
     ? readdirSync(actionsDir).filter((name) => name.endsWith('-hsmeta.json')).sort()
     : [];
-  for (const name of actionFiles) {
-    const file = `${WORKFLOW_ACTIONS_DIR}/${name}`;
+  for (const entry of actionFiles) {
+    const file = `${WORKFLOW_ACTIONS_DIR}/${entry}`;
     const text = readFileSync(join(projectDir, file), 'utf8');
     const action = JSON.parse(text)?.config?.actionUrl;
-    const slug = typeof action === 'string' ? action.split('/').pop() : undefined;
-    if (!slug) {
+    let name;
+    try {
+      name = actionName(String(action));
+    } catch {
       throw new Error(`${file}: config.actionUrl must end in the action name (…${WORKFLOW_ACTION_PATH}<action>)`);
     }
-    writes.push([file, replaceUrlField(file, text, 'actionUrl', `${url}${WORKFLOW_ACTION_PATH}${slug}`)]);
+    writes.push([file, replaceUrlField(file, text, 'actionUrl', `${url}${WORKFLOW_ACTION_PATH}${name}`)]);
   }
   for (const [file, text] of writes) {
     writeFileSync(join(projectDir, file), text);
   }
-  return { oldUrl, url, files: writes.map(([file]) => file) };
+  const files = writes.map(([file]) => file);
+  const workflowsDir = defaultOutDir(projectDir);
+  if (existsSync(workflowsDir)) {
+    files.push(...writeDefinitions(projectDir, workflowsDir).map((name) => `../workflows/${name}`));
+  }
+  return { oldUrl, url, files };
 }
 
 /**

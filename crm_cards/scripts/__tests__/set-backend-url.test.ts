@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,24 +12,39 @@ const CONFIG = 'src/app/cards/lib/config.ts';
 const APP_META = 'src/app/app-hsmeta.json';
 const WEBHOOKS = 'src/app/webhooks/webhooks-hsmeta.json';
 
+const WORKFLOW_ACTIONS = 'src/app/workflow-actions';
+
+// A copy of the repository's layout: the project in crm_cards/, the v4 definitions next to it.
+let repoDir: string;
 let workDir: string;
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [SCRIPT, ...args, '--project-dir', workDir], { encoding: 'utf8' });
 
 const read = (path: string) => readFileSync(join(workDir, path), 'utf8');
+const actionUrls = () =>
+  readdirSync(join(workDir, WORKFLOW_ACTIONS))
+    .sort()
+    .map((name) => JSON.parse(read(`${WORKFLOW_ACTIONS}/${name}`)).config.actionUrl as string);
+const v4ActionUrls = () =>
+  readdirSync(join(repoDir, 'workflows'))
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => JSON.parse(readFileSync(join(repoDir, 'workflows', name), 'utf8')).actionUrl as string);
 const appMeta = () => JSON.parse(read(APP_META)) as Record<string, any>;
 const webhooks = () => JSON.parse(read(WEBHOOKS)) as Record<string, any>;
 
 describe('set-backend-url', () => {
   beforeEach(() => {
     // Work on a copy: the test must never rewrite the real project files.
-    workDir = mkdtempSync(join(tmpdir(), 'hubwerk-cards-'));
+    repoDir = mkdtempSync(join(tmpdir(), 'hubwerk-cards-'));
+    workDir = join(repoDir, 'crm_cards');
     cpSync(join(PROJECT_DIR, 'src'), join(workDir, 'src'), { recursive: true });
+    cpSync(join(PROJECT_DIR, '..', 'workflows'), join(repoDir, 'workflows'), { recursive: true });
   });
 
   afterEach(() => {
-    rmSync(workDir, { recursive: true, force: true });
+    rmSync(repoDir, { recursive: true, force: true });
   });
 
   it('ships with the default backend URL', () => {
@@ -74,6 +89,21 @@ describe('set-backend-url', () => {
     ]);
   });
 
+  it('points every workflow action at the new backend, in the project and in workflows/', () => {
+    const names = readdirSync(join(workDir, WORKFLOW_ACTIONS))
+      .sort()
+      .map((name) => name.replace(/-hsmeta\.json$/, ''));
+    expect(names).toHaveLength(7);
+
+    const result = run('https://connector.example.com/hubwerk');
+
+    expect(result.status, result.stderr).toBe(0);
+    const wanted = names.map((name) => `https://connector.example.com/hubwerk/api/workflow-actions/${name}`);
+    expect(actionUrls()).toEqual(wanted);
+    expect(v4ActionUrls()).toEqual(wanted);
+    expect(result.stdout).toContain('updated ../workflows/create-contract.json');
+  });
+
   it('can be run again to move to another URL', () => {
     expect(run('https://one.example.com').status).toBe(0);
     expect(run('https://two.example.com/hubwerk').status).toBe(0);
@@ -92,14 +122,14 @@ describe('set-backend-url', () => {
     ['connector.example.com', /not a URL/],
     ['https://connector.example.com/?x=1', /query/],
   ])('refuses %s and changes nothing', (url, message) => {
-    const before = [read(CONFIG), read(APP_META), read(WEBHOOKS)];
+    const before = [read(CONFIG), read(APP_META), read(WEBHOOKS), actionUrls(), v4ActionUrls()];
 
     const result = run(url);
 
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/^error: /);
     expect(result.stderr).toMatch(message);
-    expect([read(CONFIG), read(APP_META), read(WEBHOOKS)]).toEqual(before);
+    expect([read(CONFIG), read(APP_META), read(WEBHOOKS), actionUrls(), v4ActionUrls()]).toEqual(before);
   });
 
   it('prints usage without a URL', () => {

@@ -54,12 +54,16 @@ def etag_of(obj: dict) -> str:
 
 
 def check_if_match(obj: dict) -> None:
-    """412 when ``If-Match`` is present and names another version (Customer and Contract only)."""
+    """412 when ``If-Match`` is present and names another version (Customer and Contract only).
+
+    ``If-Match`` compares strongly (RFC 9110 §13.1.1): billwerk's ETags are strong, and a weak
+    tag (``W/"…"``) never matches, so a client cannot pass a stale or weakened tag off as current.
+    """
     header = request.headers.get("If-Match")
     if header is None or header.strip() == "*":
         return
-    current = etag_of(obj).strip('"')
-    wanted = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    current = etag_of(obj)
+    wanted = [t.strip() for t in header.split(",")]
     if current not in wanted:
         raise ApiError(412, "The resource has been modified since it was read (If-Match does not match the current ETag).")
 

@@ -14,6 +14,7 @@ Derived on every read from the stored phases and the sandbox clock:
 PATCH accepts ``CustomFields`` (merged key by key), ``ExternalId``, ``Notes``,
 ``OnAccountDueAfter {Unit: "Day", Quantity}`` (the individual term of payment, [I]) and
 ``EscalationSuspended``; other fields are ignored as billwerk's binder ignores unknown ones.
+``POST /contracts/{id}/end`` needs an ``EndDate`` in the future (a past or missing date → 422).
 Ending emits ``ContractCancelled`` and ``ContractChanged`` with ``ContractChangeType:
 "Cancellation"`` (type name [NF]).
 """
@@ -244,10 +245,14 @@ def validate_due_after(value, field: str = "OnAccountDueAfter"):
 def end(id_):
     sb = sandbox()
     body = read_json(default={})
+    if not body.get("EndDate"):
+        raise invalid("EndDate is required: the date in the future the contract ends on.")
     try:
-        when = parse_ts(body["EndDate"]) if body.get("EndDate") else sb.now()
+        when = parse_ts(body["EndDate"])
     except ValueError:
         raise invalid("EndDate is not a valid date.")
+    if when <= sb.now():
+        raise invalid("EndDate must be in the future; a contract cannot be ended retroactively.")
     with sb.store.lock:
         c = load(sb, id_)
         check_if_match(c)

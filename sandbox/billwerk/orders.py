@@ -2,8 +2,11 @@
 
 ``POST /api/v1/orders`` validates the body and stores an ``InProgress`` order whose
 ``CustomerId`` and ``ContractId`` are allocated at once (the objects appear on commit).
-``POST /api/v1/orders/preview`` runs the same validation and pricing and stores nothing
-(bare order JSON, not wrapped in ``{"Order": …}``; clients should accept both).
+``POST /api/v1/orders/preview`` runs the same validation and pricing, stores nothing, and
+answers as billwerk does: ``{"Order": {…}}`` with the first invoice's lines inside
+``RecurringFee`` (``FeePeriod``, ``Name``, ``PricePerUnit``, ``VatPercentage``, ``LineItems``),
+``MeteredComponents``, ``Total``, ``TotalVat``, ``TotalGross``, ``NextTotalGross``,
+``NextTotalGrossDate`` and ``Currency``.
 ``POST /api/v1/orders/{id}/commit`` executes it and answers the contract.
 
 Kinds of order:
@@ -14,10 +17,18 @@ Kinds of order:
   optional (component/discount-only orders are also ``OrderType: "Upgrade"``, the only other
   value billwerk's enum has). Downgrades are upgrades to a cheaper variant.
 
+Refused with 422 (billwerk refuses these; where its exact rule is not documented the sandbox's
+reading is marked [I] in the README):
+
+* an unknown plan variant, component, discount, component subscription or customer;
+* a **hidden** plan variant (hidden items cannot be sold any more) [I];
+* a cart **mixing plan groups**: a component or discount of another plan group than the cart's
+  plan variant (or, in a component-only upgrade, than the contract's plan variant) [I];
+* an upgrade whose ``CustomerId`` is not the customer of its ``ContractId`` [I].
+
 Choices where the reference is silent ([NF]/[I]):
 
-* Unknown plan variant, component, discount, component subscription or customer → 422.
-  An unknown ``CouponCode`` → 422 on create; in a preview → 200 with
+* An unknown ``CouponCode`` → 422 on create; in a preview → 200 with
   ``Coupon {CouponCode, ErrorMessage, ErrorCode: "InvalidCouponCode"}``.
 * Commit body: ``{}`` uses existing payment data (a bearer on another contract of the same
   customer) or none; ``{"PaymentMethod": "InvoicePayment" | "BlackLabel:InvoicePayment" |
@@ -26,8 +37,10 @@ Choices where the reference is silent ([NF]/[I]):
   (which need SubscriptionJS) → 422. Upgrades commit regardless of payment.
 * Committing an order that is not ``InProgress`` → **409** ``{"Message": …}`` (a state conflict;
   the real code is [NF]).
-* Upgrades are not invoiced at commit (no proration). A signup commit bills the first period and
-  creates an invoice when its gross total is not zero.
+* Proration (see :mod:`.pricing`): a signup ``StartDate`` inside a billing period of a
+  month-aligned plan variant, and an up/downgrade ``ChangeDate`` inside the contract's current
+  period, prorate the recurring lines of the first invoice. Upgrades are not invoiced at commit.
+  A signup commit bills the first period and creates an invoice when its gross total is not zero.
 * ``OnAccountDueAfter {Unit, Quantity}`` on the order (top level) sets the contract's
   individual term of payment ([I]); ``ContractCustomFields`` become the contract's
   ``CustomFields`` (merged on upgrades).
@@ -40,12 +53,12 @@ from . import customers as customers_mod
 from . import paging
 from .catalog import find_coupon, normalize_coupon
 from .common import entity_id, list_response, object_response, read_json, sandbox
-from .contracts import (add_subscription, emit_changed, lifecycle, normalize_phases, record_change,
+from .contracts import (add_subscription, emit_changed, lifecycle, normalize_phases, plan_phase, record_change,
                         serialize as serialize_contract, validate_due_after)
 from .errors import ApiError, invalid, not_found
-from .formats import add_period, fmt_ts, parse_ts
+from .formats import add_period, fmt_ts, money, parse_ts
 from .invoices import create_invoice
-from .pricing import price, public_lines, vat_rate
+from .pricing import _name as pricing_name, price, proration, public_lines, signup_period, vat_rate
 from .store import public
 from .webhooks import emit
 
@@ -60,6 +73,14 @@ FIELD_ORDER = (
     "VatPercentage", "IsTrial", "TrialEndPolicy", "TriggerInterimBilling", "PreviewAfterTrial",
     "ContractCustomFields", "OnAccountDueAfter", "Customer",
 )
+PREVIEW_ORDER = (
+    "OrderType", "CustomerId", "ContractId", "PlanVariantId", "Currency", "AllowWithoutPaymentData", "StartDate",
+    "ChangeDate", "ComponentSubscriptions", "EndComponentSubscriptions", "DiscountSubscriptions", "Coupon",
+    "RecurringFee", "MeteredComponents", "Total", "TotalVat", "TotalGross", "NextTotalGross", "NextTotalGrossDate",
+    "IsTrial", "TrialEndPolicy", "PreviewAfterTrial", "ContractCustomFields", "OnAccountDueAfter", "Customer",
+)
+LINE_ORDER = ("ProductId", "Description", "Quantity", "PricePerUnit", "VatPercentage", "TotalNet", "TotalVat",
+              "TotalGross", "PeriodStart", "PeriodEnd")
 
 
 def _date(body: dict, field: str, label: str | None = None):
@@ -88,6 +109,9 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
         if lifecycle(sb, contract) == "Ended":
             raise invalid("The contract has ended; it cannot be changed.")
         customer = store.tables["customers"][contract["CustomerId"]]
+        if customer_id and str(customer_id).lower() != contract["CustomerId"]:
+            raise invalid(f"CustomerId {customer_id!r} is not the customer of contract {contract['Id']}; "
+                          "leave CustomerId out of an up/downgrade or pass the contract's own customer.")
     else:
         order_type = "Signup"
         if has_inline and customer_id:
@@ -117,6 +141,12 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
         variant = store.get("plan_variants", cart["PlanVariantId"], entity)
         if variant is None:
             raise invalid(f"Cart.PlanVariantId {cart['PlanVariantId']!r} is not a plan variant of this entity.")
+        if variant.get("Hidden"):
+            raise invalid(f"Cart.PlanVariantId {variant['Id']!r} is hidden and can no longer be ordered.")
+    group_variant = variant
+    if group_variant is None and contract is not None:
+        group_variant = store.tables["plan_variants"].get(plan_phase(sb, contract).get("PlanVariantId") or "")
+    group = group_variant.get("PlanGroupId") if group_variant else None
 
     components = []
     subs_out = []
@@ -131,6 +161,9 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
         if not isinstance(qty, (int, float)) or isinstance(qty, bool) or qty < 0:
             raise invalid(f"{label}.Quantity must be a non-negative number.")
         qty = float(qty if comp["ComponentType"] != "OnOff" else 1)
+        if group and comp.get("PlanGroupId") != group:
+            raise invalid(f"{label}.ComponentId {comp['Id']!r} belongs to another plan group than the plan variant; "
+                          "a cart cannot mix plan groups.")
         components.append((comp, qty))
 
     end_subs = []
@@ -147,6 +180,9 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
         disc = store.get("discounts", (item or {}).get("DiscountId") or "", entity) if isinstance(item, dict) else None
         if disc is None:
             raise invalid(f"{label}.DiscountId is not a discount of this entity.")
+        if group and disc.get("PlanGroupId") and disc["PlanGroupId"] != group:
+            raise invalid(f"{label}.DiscountId {disc['Id']!r} belongs to another plan group than the plan variant; "
+                          "a cart cannot mix plan groups.")
         start = _date(item, "StartDate", f"{label}.StartDate")
         discounts.append(disc)
         disc_out.append({"DiscountId": disc["Id"], "StartDate": fmt_ts(start) if start else None})
@@ -185,8 +221,9 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
     ent = sb.store.entity(entity)
     addr = (inline or customer or {}).get("Address") or {}
     rate = vat_rate(ent.country, addr.get("Country"), (inline or customer or {}).get("VatId"))
+    fraction, credit, next_date = _first_period(sb, order_type, variant, contract, start, change)
     totals = price(variant, components, discounts, signup=order_type == "Signup", rate=rate,
-                   preview_after_trial=bool(body.get("PreviewAfterTrial")))
+                   preview_after_trial=bool(body.get("PreviewAfterTrial")), fraction=fraction, credit=credit)
     comp_lines = [ln for ln in totals["lines"] if ln["Type"] == "Component"]
     for (comp, qty), ln in zip(components, comp_lines):
         subs_out.append({"ComponentType": comp["ComponentType"], "PreventModification": False, "VatPercentage": rate,
@@ -205,21 +242,68 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
         "ComponentSubscriptions": subs_out, "EndComponentSubscriptions": end_subs,
         "DiscountSubscriptions": disc_out, "Coupon": coupon_out, "LineItems": public_lines(totals["lines"]),
         "Total": totals["Total"], "TotalVat": totals["TotalVat"], "TotalGross": totals["TotalGross"],
-        "NextTotalGross": totals["NextTotalGross"], "VatPercentage": rate, "IsTrial": totals["IsTrial"],
+        "NextTotalGross": totals["NextTotalGross"], "NextTotalGrossDate": fmt_ts(next_date) if next_date else None,
+        "VatPercentage": rate, "IsTrial": totals["IsTrial"],
         "TrialEndPolicy": "NoTrial" if not totals["IsTrial"] else "TrialEnd",
         "TriggerInterimBilling": bool(body.get("TriggerInterimBilling", False)),
         "PreviewAfterTrial": bool(body.get("PreviewAfterTrial", False)),
         "ContractCustomFields": custom or None, "OnAccountDueAfter": due_after,
         "Customer": dict(inline, Address=inline.get("Address") or {}) if inline else None,
         "_inline": inline, "_lines": totals["lines"], "_totals": totals, "_metered": cart.get("MeteredUsages") or [],
-        "_coupon": coupon["Id"] if coupon else None,
+        "_coupon": coupon["Id"] if coupon else None, "_fee_variant": variant or group_variant,
     }
     return order
+
+
+def _first_period(sb, order_type: str, variant, contract, start, change):
+    """(proration fraction, replaced variant to credit, date of the next regular bill)."""
+    if order_type == "Signup":
+        begin = start or sb.now()
+        if variant and variant.get("TrialPeriod"):
+            return 1.0, None, add_period(begin, variant["TrialPeriod"])
+        period_start, period_end = signup_period(variant, begin)
+        return proration(period_start, period_end, begin), None, period_end
+    when = change or sb.now()
+    billed = parse_ts(contract["BilledUntil"]) if contract.get("BilledUntil") else None
+    last = parse_ts(contract["LastBillingDate"]) if contract.get("LastBillingDate") else parse_ts(contract["StartDate"])
+    if billed is None or billed <= last:
+        return 1.0, None, None
+    old = sb.store.tables["plan_variants"].get(plan_phase(sb, contract).get("PlanVariantId") or "")
+    credit = old if variant is not None and old is not None and old["Id"] != variant["Id"] else None
+    return proration(last, billed, when), credit, billed
 
 
 def serialize(order: dict) -> dict:
     data = public(order)
     return {k: data.get(k) for k in FIELD_ORDER if k in data}
+
+
+def serialize_preview(sb, order: dict) -> dict:
+    """billwerk's preview answer: the first invoice's lines inside ``RecurringFee``, metered
+    components apart (they are billed by usage later), wrapped in ``{"Order": …}``."""
+    data = public(order)
+    fee_variant = order.get("_fee_variant") or {}
+    period_start = order.get("ChangeDate") or order.get("StartDate") or fmt_ts(sb.now())
+    period_end = order.get("NextTotalGrossDate")
+    lines, metered = [], []
+    for ln in order["_lines"]:
+        comp = sb.store.tables["components"].get(ln["ProductId"]) if ln["Type"] == "Component" else None
+        if comp is not None and comp.get("ComponentType") == "Metered":
+            metered.append({"ComponentId": comp["Id"], "Name": ln["Description"], "PricePerUnit": ln["PricePerUnit"],
+                            "VatPercentage": ln["VatPercentage"], "QuantityUnit": comp.get("QuantityUnit"),
+                            "FeePeriod": comp.get("FeePeriod")})
+            continue
+        line = dict(ln, TotalGross=money(ln["TotalNet"] + ln["TotalVat"]), PeriodStart=period_start,
+                    PeriodEnd=None if ln.get("_setup") else period_end)
+        lines.append({k: line.get(k) for k in LINE_ORDER})
+    data["RecurringFee"] = {
+        "FeePeriod": fee_variant.get("FeePeriod") or fee_variant.get("BillingPeriod"),
+        "Name": pricing_name(fee_variant) if fee_variant else None,
+        "PricePerUnit": float(fee_variant.get("RecurringFee") or 0) if fee_variant else None,
+        "VatPercentage": order["VatPercentage"], "LineItems": lines,
+    }
+    data["MeteredComponents"] = metered
+    return {"Order": {k: data.get(k) for k in PREVIEW_ORDER if k in data}}
 
 
 def load(sb, id_: str) -> dict:
@@ -255,7 +339,7 @@ def preview_order():
     body = read_json()
     with sb.store.lock:
         order = evaluate(sb, entity_id(), body, preview=True)
-        return object_response(serialize(order))
+        return object_response(serialize_preview(sb, order))
 
 
 @bp.get("/api/v1/orders")

@@ -134,11 +134,13 @@ def test_contract_fields_and_patch(seeded, api):
 def test_end_contract_and_lifecycle(seeded, api):
     _, contract = signup(api)
     assert contract["LifecycleStatus"] == "Active"
-    r = api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2000-01-01"})
-    assert r.status_code == 422                          # before the start date
-    ended = api.post(f"contracts/{contract['Id']}/end", {}).json()
-    assert ended["LifecycleStatus"] == "Ended" and ended["EndDate"]
-    assert api.post(f"contracts/{contract['Id']}/end", {}).status_code == 422
+    ends = api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2030-06-30"}).json()
+    assert ends["LifecycleStatus"] == "Active" and ends["EndDate"].startswith("2030-06-30")
+    seeded.advance_clock((2031 - 2026) * 366 * 86400)
+    api.fetch_token()
+    ended = api.get(f"contracts/{contract['Id']}").json()
+    assert ended["LifecycleStatus"] == "Ended"
+    assert api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2040-01-01"}).status_code == 422   # already ended
     trial = first([v for v in api.get("planVariants", params={"take": 500}).json() if v.get("TrialPeriod")])
     _, t = signup(api, trial, customer=new_customer_body(ExternalCustomerId="trial-1"))
     assert t["LifecycleStatus"] == "InTrial" and t["CurrentPhase"]["Type"] == "Trial"
@@ -162,9 +164,9 @@ def test_end_dates_keep_one_inactive_phase(seeded, api):
     up = api.post("Orders", {"ContractId": cid, "ChangeDate": "2030-01-01", "Cart": {"PlanVariantId": target["Id"]}})
     phases = api.post(f"Orders/{up.json()['Id']}/commit", {}).json()["Phases"]
     assert [p["Type"] for p in phases] == ["Normal", "Normal", "Inactive"]
-    ended_now = api.post(f"contracts/{cid}/end", {"EndDate": "2024-01-01"}).json()    # on the start date
-    assert ended_now["LifecycleStatus"] == "Ended" and ended_now["PlanVariantId"] == contract["PlanVariantId"]
-    assert [p["Type"] for p in ended_now["Phases"]] == ["Normal", "Inactive"]
+    earlier = api.post(f"contracts/{cid}/end", {"EndDate": "2029-01-01"}).json()      # before the upgrade's date
+    assert earlier["PlanVariantId"] == contract["PlanVariantId"]
+    assert [p["Type"] for p in earlier["Phases"]] == ["Normal", "Inactive"]
 
 
 def test_component_subscription_put_ends_it(seeded, api):

@@ -150,12 +150,12 @@ def test_signup_existing_customer_discount_and_coupon_requests(seeded, api):
     r = api.post("Orders/preview", body)
     assert r.status_code == 200
     assert_shape(fixture("order_preview_coupon_invalid.response.json"), r.json())
-    assert r.json()["Coupon"]["ErrorCode"] == "InvalidCouponCode"
+    assert r.json()["Order"]["Coupon"]["ErrorCode"] == "InvalidCouponCode"
     assert api.post("Orders", body).status_code == 422
     body["Cart"]["CouponCode"] = "welcome-10"
     r = api.post("Orders/preview", body)
     assert_shape(fixture("order_preview_coupon_valid.response.json"), r.json())
-    assert r.json()["Coupon"]["CouponCode"] == "WELCOME10"
+    assert r.json()["Order"]["Coupon"]["CouponCode"] == "WELCOME10"
 
 
 def test_upgrade_request_and_contract_change(seeded, api):
@@ -237,7 +237,7 @@ def test_webhook_payloads_match_examples(seeded, api, receiver):
     bw.trigger("PaymentEscalated", contract_id=contract["Id"])
     bw.trigger("PaymentEscalationReset", contract_id=contract["Id"])
     bw.trigger("PaymentDataChanged", contract_id=contract["Id"])
-    api.post(f"contracts/{contract['Id']}/end", {})                 # ContractCancelled
+    api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2031-01-01"})                 # ContractCancelled
     assert bw.flush_webhooks(5)
     for event in WEBHOOK_EVENTS:
         example = fixture(f"webhook_{event}.json")

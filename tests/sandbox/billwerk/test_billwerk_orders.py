@@ -52,8 +52,11 @@ def test_preview_persists_nothing_and_matches_create(seeded, api):
     assert _count(seeded) == before
     assert api.get("customers", params={"externalId": "hs-4711"}).json() == []
     created = api.post("Orders", body).json()
-    for k in ("Total", "TotalVat", "TotalGross", "NextTotalGross", "OrderType", "Status", "Coupon", "LineItems"):
-        assert preview.json()[k] == created[k], k
+    previewed = preview.json()["Order"]
+    for k in ("Total", "TotalVat", "TotalGross", "NextTotalGross", "OrderType", "Coupon"):
+        assert previewed[k] == created[k], k
+    assert [(ln["ProductId"], ln["TotalNet"]) for ln in previewed["RecurringFee"]["LineItems"]] == \
+        [(ln["ProductId"], ln["TotalNet"]) for ln in created["LineItems"]]
 
 
 def test_signup_existing_customer_and_payment_rules(seeded, api):
@@ -116,7 +119,8 @@ def test_upgrade_with_future_change_date(seeded, api):
     variant = signup_variant(api)
     seats = components_of(api, variant["PlanGroupId"], "QuantityBased")[0]
     _, contract = signup(api, variant, cart={"ComponentSubscriptions": [{"ComponentId": seats["Id"], "Quantity": 2}]})
-    target = [v for v in api.get("planVariants").json() if v["Id"] != variant["Id"] and not v["Hidden"]][4]
+    target = [v for v in api.get("planVariants", params={"take": 500}).json() if v["Id"] != variant["Id"]
+              and not v["Hidden"] and v["PlanGroupId"] == variant["PlanGroupId"]][-1]
     sub = contract["ComponentSubscriptions"][0]
     change_date = "2030-06-01T00:00:00.0000000Z"
     r = api.post("Orders", {"ContractId": contract["Id"], "ChangeDate": "2030-06-01",
@@ -148,7 +152,9 @@ def test_component_only_order_and_ended_contract(seeded, api):
     assert r.status_code == 201 and r.json()["OrderType"] == "Upgrade" and r.json()["Total"] == support["PricePerUnit"]
     after = api.post(f"Orders/{r.json()['Id']}/commit").json()
     assert after["PlanVariantId"] == variant["Id"] and len(after["Phases"]) == 1
-    api.post(f"contracts/{contract['Id']}/end", {})
+    assert api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2031-01-01"}).status_code == 200
+    seeded.advance_clock((2032 - 2026) * 366 * 86400)
+    api.fetch_token()
     r = api.post("Orders", {"ContractId": contract["Id"], "Cart": {"ComponentSubscriptions": [{"ComponentId": support["Id"]}]}})
     assert r.status_code == 422
 
@@ -159,17 +165,17 @@ def test_discounts_and_coupons(seeded, api):
     rel = first(discounts, InternalName=next(d["InternalName"] for d in discounts if d["Effect"]["Type"] == "Relative"))
     absolute = next(d for d in discounts if d["Effect"]["Type"] == "Absolute")
     customer = api.get("customers").json()[0]
-    base = api.post("Orders/preview", {"CustomerId": customer["Id"], "Cart": {"PlanVariantId": variant["Id"]}}).json()
+    base = api.post("Orders/preview", {"CustomerId": customer["Id"], "Cart": {"PlanVariantId": variant["Id"]}}).json()["Order"]
     with_rel = api.post("Orders/preview", {"CustomerId": customer["Id"], "Cart": {
-        "PlanVariantId": variant["Id"], "DiscountSubscriptions": [{"DiscountId": rel["Id"]}]}}).json()
+        "PlanVariantId": variant["Id"], "DiscountSubscriptions": [{"DiscountId": rel["Id"]}]}}).json()["Order"]
     pct = rel["Effect"]["ReductionPercent"]
     assert with_rel["Total"] == round(base["Total"] - variant["RecurringFee"] * pct / 100, 2)
     with_abs = api.post("Orders/preview", {"CustomerId": customer["Id"], "Cart": {
-        "PlanVariantId": variant["Id"], "DiscountSubscriptions": [{"DiscountId": absolute["Id"]}]}}).json()
+        "PlanVariantId": variant["Id"], "DiscountSubscriptions": [{"DiscountId": absolute["Id"]}]}}).json()["Order"]
     assert with_abs["Total"] == round(base["Total"] - min(absolute["Effect"]["FixedAmount"], base["Total"]), 2)
     coupon = first(api.get("coupons").json(), Code="WELCOME10")
     preview = api.post("Orders/preview", {"CustomerId": customer["Id"], "Cart": {
-        "PlanVariantId": variant["Id"], "CouponCode": " welcome-10 "}}).json()
+        "PlanVariantId": variant["Id"], "CouponCode": " welcome-10 "}}).json()["Order"]
     assert preview["Coupon"] == {"CouponCode": "WELCOME10", "CouponId": coupon["Id"], "DiscountId": coupon["DiscountId"]}
     _, contract = signup(api, variant, CustomerId=customer["Id"], cart={
         "CouponCode": "Welcome10", "DiscountSubscriptions": [{"DiscountId": absolute["Id"], "StartDate": "2030-01-01"}]})
@@ -182,23 +188,24 @@ def test_discounts_and_coupons(seeded, api):
 def test_vat_rules(seeded, api):
     variant = signup_variant(api)
     body = lambda **c: {"Customer": new_customer_body(**c), "Cart": {"PlanVariantId": variant["Id"]}}  # noqa: E731
-    de = api.post("Orders/preview", body()).json()
-    assert de["VatPercentage"] == 19.0
-    at_b2b = api.post("Orders/preview", body(VatId="ATU12345678", Address={"Country": "AT"})).json()
-    assert at_b2b["VatPercentage"] == 0.0 and at_b2b["TotalVat"] == 0.0
-    at_b2c = api.post("Orders/preview", body(Address={"Country": "AT"})).json()
-    assert at_b2c["VatPercentage"] == 20.0
-    us = api.post("Orders/preview", body(Address={"Country": "US"})).json()
-    assert us["VatPercentage"] == 0.0
+    preview = lambda b, **kw: api.post("Orders/preview", b, **kw).json()["Order"]  # noqa: E731
+    de = preview(body())
+    assert de["RecurringFee"]["VatPercentage"] == 19.0
+    at_b2b = preview(body(VatId="ATU12345678", Address={"Country": "AT"}))
+    assert at_b2b["RecurringFee"]["VatPercentage"] == 0.0 and at_b2b["TotalVat"] == 0.0
+    at_b2c = preview(body(Address={"Country": "AT"}))
+    assert at_b2c["RecurringFee"]["VatPercentage"] == 20.0
+    us = preview(body(Address={"Country": "US"}))
+    assert us["RecurringFee"]["VatPercentage"] == 0.0
     uk_variant = first([v for v in api.get("planVariants", entity=UK).json() if v["AllowWithoutPaymentData"]])
-    uk = api.post("Orders/preview", {"Customer": new_customer_body(Address={"Country": "GB"}),
-                                     "Cart": {"PlanVariantId": uk_variant["Id"]}}, entity=UK).json()
-    assert (uk["Currency"], uk["VatPercentage"]) == ("GBP", 20.0)
+    uk = preview({"Customer": new_customer_body(Address={"Country": "GB"}),
+                  "Cart": {"PlanVariantId": uk_variant["Id"]}}, entity=UK)
+    assert (uk["Currency"], uk["RecurringFee"]["VatPercentage"]) == ("GBP", 20.0)
 
 
 def test_trial_order(seeded, api):
     trial = first([v for v in api.get("planVariants", params={"take": 500}).json() if v.get("TrialPeriod")])
-    preview = api.post("Orders/preview", {"Customer": new_customer_body(), "Cart": {"PlanVariantId": trial["Id"]}}).json()
+    preview = api.post("Orders/preview", {"Customer": new_customer_body(), "Cart": {"PlanVariantId": trial["Id"]}}).json()["Order"]
     assert preview["IsTrial"] is True and preview["Total"] == trial["SetupFee"]
     assert preview["NextTotalGross"] == round(trial["RecurringFee"] * 1.19, 2)
 

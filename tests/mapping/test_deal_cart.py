@@ -8,7 +8,8 @@ import json
 import pytest
 
 from backend.mapping.deal_cart import (CART_INPUT_PROPERTIES, CatalogItem, DealInputs, build_signup_order,
-                                       build_upgrade_order, cart_hash, period_label, read_cart, read_preview)
+                                       build_upgrade_order, cart_hash, read_cart)
+from backend.mapping.deal_preview import period_label, read_preview
 from tests.mapping._fixtures import FIXTURES
 
 ROOT, UK = "5f0000000000000000000001", "5f0000000000000000000002"

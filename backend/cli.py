@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app backend <command>`` (CONTRACT §5).
+"""Operator commands: ``flask --app backend <command>``.
 
 A failing command exits 1 with one line ``error: …`` on stderr and no traceback.
 """
@@ -19,7 +19,7 @@ from backend.errors import HubwerkError
 
 
 def fails_cleanly(func):
-    """Turn failures into one ``error: …`` line on stderr and exit status 1 (CONTRACT §5)."""
+    """Turn failures into one ``error: …`` line on stderr and exit status 1, so scripts can tell."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -322,13 +322,7 @@ def _run_here(portal, flow_name: str, describe) -> tuple:
     its progress; another run of the same flow for the portal makes this one give way."""
     import time
 
-    from backend.extensions import db
-    from backend.jobs.runs import PROGRESS_LISTENERS, execute_run
-    from backend.models import SyncRun, utcnow
-
-    run = SyncRun(flow=flow_name, status="queued", params={}, portal_id=portal.id, object_type="portal", object_id=str(portal.hub_id))
-    db.session.add(run)
-    db.session.commit()
+    from backend.jobs.runs import PROGRESS_LISTENERS, Busy, run_now
 
     def listener(progress_run, stage):
         click.echo("  " + describe(progress_run.counts or {}, stage))
@@ -336,15 +330,12 @@ def _run_here(portal, flow_name: str, describe) -> tuple:
     started = time.monotonic()
     PROGRESS_LISTENERS.append(listener)
     try:
-        outcome = execute_run(run.id, wait_s=2.0, hand_over_when_busy=True)
+        run = run_now(flow_name, portal_id=portal.id, object_type="portal", object_id=str(portal.hub_id), wait_s=2.0, give_way=True)
+    except Busy:
+        raise HubwerkError(f"A {flow_name.replace('_', ' ')} run of portal {portal.hub_id} is running already; wait for it "
+                           f"(`flask --app backend sync-runs list --flow {flow_name}`).") from None
     finally:
         PROGRESS_LISTENERS.remove(listener)
-    db.session.refresh(run)
-    if outcome == "busy":
-        run.status, run.error, run.finished_at = "skipped", "Another run of this flow for the portal was running.", utcnow()
-        db.session.commit()
-        raise HubwerkError(f"A {flow_name.replace('_', ' ')} run of portal {portal.hub_id} is running already; wait for it "
-                           f"(`flask --app backend sync-runs list --flow {flow_name}`).")
     return run, time.monotonic() - started
 
 

@@ -1,4 +1,4 @@
-"""Typed settings, read once from the environment (CONTRACT §2).
+"""Typed settings, read once from the environment.
 
 Every value is parsed and checked here, so a bad or missing setting stops startup with one
 line that names the variable instead of failing later inside a request or a job.

@@ -284,15 +284,28 @@ class BaseClient:
             return path
         return self.base_url + (path if path.startswith("/") else "/" + path)
 
-    def request(self, method: str, path: str, *, params=None, json=None, data=None, headers: dict | None = None,
-                expected: Iterable[int] | None = None, idempotent: bool | None = None,
-                log_path: str | None = None, timeout=None) -> requests.Response:
+    def renew_auth(self, err: "AuthError") -> bool:
+        """The provider answered 401 to our credentials: get new ones and say whether to try once more."""
+        return False
+
+    def request(self, method: str, path: str, **kw) -> requests.Response:
         """Send one logical call (with retries) and return the response, or raise an ``ApiError``.
 
         ``expected``: statuses that count as success (default: any 2xx). ``idempotent``:
         ``True`` allows retrying a POST after a 5xx or a broken connection. ``log_path``:
         the path as it may be logged and shown (pass it when ``path`` embeds a token).
+        After a 401 the call is sent once more if :meth:`renew_auth` got new credentials.
         """
+        try:
+            return self._request(method, path, **kw)
+        except AuthError as err:
+            if err.provider_status != 401 or isinstance(err, Forbidden) or not self.renew_auth(err):
+                raise
+            return self._request(method, path, **kw)
+
+    def _request(self, method: str, path: str, *, params=None, json=None, data=None, headers: dict | None = None,
+                 expected: Iterable[int] | None = None, idempotent: bool | None = None,
+                 log_path: str | None = None, timeout=None) -> requests.Response:
         method = method.upper()
         shown = log_path or _strip_query(path)
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS

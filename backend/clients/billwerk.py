@@ -1,4 +1,4 @@
-"""billwerk Transform REST API (reference billwerk-api.md §2–§9).
+"""billwerk Transform REST API.
 
 * Hosts: ``sandbox.billwerk.com``, ``app.billwerk.com`` or a dedicated system's URL; the API
   lives under ``/api/v1``, the token endpoint at ``/oauth/token/`` (:func:`normalize_base_url`).
@@ -8,7 +8,7 @@
   gives a client for another entity sharing the token.
 * Lists are bare arrays: ``take`` ≤ 500 and the inclusive ``from=<Id>`` cursor
   (:meth:`BillwerkClient.iter_all`).
-* Rate limits: 429, and the 403 ``"rate limit exceeded"`` variant (§4.4).
+* Rate limits: 429, and a 403 whose message says ``"rate limit exceeded"``.
 * ETags: customers and contracts carry one; pass it back as ``if_match`` to get 412 instead
   of overwriting someone else's change.
 """
@@ -88,7 +88,7 @@ class Resource(dict):
 
 
 def unwrap_order(body: Any) -> dict:
-    """Preview answers come bare or wrapped as ``{"Order": {…}}`` (reference §7.9)."""
+    """Preview answers come bare or wrapped as ``{"Order": {…}}``, depending on the billwerk system."""
     if isinstance(body, dict) and isinstance(body.get("Order"), dict) and "Id" not in body and "Total" not in body:
         return body["Order"]
     return body or {}
@@ -186,8 +186,8 @@ class BillwerkClient(BaseClient):
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         self._local.fetching_token = True
         try:
-            resp = BaseClient.request(self, "POST", self.root_url + TOKEN_PATH, data={"grant_type": "client_credentials"},
-                                      headers={"Authorization": f"Basic {basic}"}, idempotent=True, log_path=TOKEN_PATH)
+            resp = BaseClient._request(self, "POST", self.root_url + TOKEN_PATH, data={"grant_type": "client_credentials"},
+                                       headers={"Authorization": f"Basic {basic}"}, idempotent=True, log_path=TOKEN_PATH)
             body = response_json(resp)
         except AuthError as err:
             if err.provider_status != 401:
@@ -217,17 +217,14 @@ class BillwerkClient(BaseClient):
             self.call("GET", "/customers", params={"take": 1})
         return True
 
-    def request(self, method: str, path: str, **kw) -> requests.Response:
-        """:meth:`BaseClient.request`, plus one new token and one retry after a 401."""
-        try:
-            return super().request(method, path, **kw)
-        except AuthError as err:
-            if err.provider_status != 401 or isinstance(err, CredentialsRefused):
-                raise
-            with self._tokens.lock:
-                if self._tokens.value == getattr(self._local, "token", None):
-                    self._tokens.value = None
-            return super().request(method, path, **kw)
+    def renew_auth(self, err: AuthError) -> bool:
+        """Forget the rejected token (unless another thread already replaced it); the retry fetches one."""
+        if isinstance(err, CredentialsRefused):
+            return False
+        with self._tokens.lock:
+            if self._tokens.value == getattr(self._local, "token", None):
+                self._tokens.value = None
+        return True
 
     # -- paging --------------------------------------------------------------------------------------------
     def iter_all(self, path: str, params: dict | None = None, *, take: int = MAX_TAKE) -> Iterator[dict]:
@@ -361,14 +358,11 @@ class BillwerkClient(BaseClient):
         return self.call("GET", "/webhooks") or []
 
     def register_webhook(self, url: str, events: Iterable[str]) -> dict:
-        # Lower-case keys as billwerk's own n8n node sends them (reference §8.1).
+        # billwerk takes the webhook registration with lower-case keys.
         return self.call("POST", "/webhooks", json={"url": url, "events": list(events)}, idempotent=False)
 
     def delete_webhook(self, webhook_id: str) -> None:
         self.request("DELETE", f"/webhooks/{_id(webhook_id)}", expected=(200, 204, 404))
-
-
-_TokenCache = TokenCache      # the name callers used first
 
 
 _token_caches: dict[tuple[str, str], object] = {}
@@ -392,4 +386,4 @@ def _id(value: str) -> str:
     return quote(str(value), safe="")
 
 
-__all__ = ["BillwerkClient", "CredentialsRefused", "TokenCache", "normalize_base_url", "unwrap_order", "Resource", "InvalidBillwerkUrl", "ENTITY_HEADER"]
+__all__ = ["BillwerkClient", "CredentialsRefused", "TokenCache", "client_for", "normalize_base_url", "unwrap_order", "Resource", "InvalidBillwerkUrl", "ENTITY_HEADER"]

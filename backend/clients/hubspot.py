@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from backend.clients.base import (DEFAULT_TIMEOUT, AuthError, BaseClient, Conflict, Forbidden, RateLimited,
+from backend.clients.base import (DEFAULT_TIMEOUT, AuthError, BaseClient, Conflict, RateLimited,
                                   ValidationFailed, response_json)
 from backend.clients.hubspot_auth import HubSpotOAuth, PortalDisconnected, TokenManager, TokenStore, _HubSpotErrors
 from backend.clients.hubspot_batch import (SEARCH_RESULT_CAP, BatchError, BatchResult, SearchCapReached, SearchPage,
@@ -87,17 +87,13 @@ class HubSpotClient(_HubSpotErrors, BaseClient):
             raise RateLimited(f"hubwerk's own HubSpot budget for portal {self.hub_id} stayed exhausted; try again later.",
                               provider="hubspot", method=method, path=path, retry_after=10.0) from None
 
-    def request(self, method: str, path: str, **kw) -> requests.Response:
-        """:meth:`BaseClient.request`, plus one new token and one retry after a 401."""
-        try:
-            return super().request(method, path, **kw)
-        except AuthError as err:
-            if err.provider_status != 401 or isinstance(err, (Forbidden, PortalDisconnected)):
-                raise
-            log.info("hubspot.token.rejected", extra={"portal_id": self.portal_id, "hub_id": self.hub_id,
-                                                      "correlation_id": err.correlation_id})
-            self.tokens.refresh_after_rejection(getattr(self._local, "token", None))
-            return super().request(method, path, **kw)
+    def renew_auth(self, err: AuthError) -> bool:
+        if isinstance(err, PortalDisconnected):
+            return False
+        log.info("hubspot.token.rejected", extra={"portal_id": self.portal_id, "hub_id": self.hub_id,
+                                                  "correlation_id": err.correlation_id})
+        self.tokens.refresh_after_rejection(getattr(self._local, "token", None))
+        return True
 
     def uninstall(self) -> None:
         """Remove the app from this portal (cards, webhooks; HubSpot e-mails the super admins)."""
@@ -161,7 +157,7 @@ class HubSpotClient(_HubSpotErrors, BaseClient):
                      split_on_error: bool = False) -> BatchResult:
         """``inputs``: ``{"id": <unique value>, "properties": {…}}`` keyed on ``id_property``
         (a ``hasUniqueValue`` property). Inputs for the same value are merged (HubSpot refuses
-        duplicates in one batch, field notes #1). Results carry ``new``."""
+        duplicates in one batch). Results carry ``new``."""
         inputs = merge_by_id(inputs, id_property)
         return self._batch(f"/crm/v3/objects/{object_type}/batch/upsert", inputs, {}, idempotent=True,
                            trace_ids=trace_ids, split_on_error=split_on_error)
@@ -177,7 +173,7 @@ class HubSpotClient(_HubSpotErrors, BaseClient):
         for item in inputs:
             item = dict(item)
             if trace_ids:
-                # Per input: HubSpot then reports partial failures per input (207), reference §7.2.
+                # Per input: HubSpot then reports partial failures per input (207).
                 item.setdefault("objectWriteTraceId", uuid.uuid4().hex)
             prepared.append(item)
         result = BatchResult()
@@ -192,7 +188,7 @@ class HubSpotClient(_HubSpotErrors, BaseClient):
         try:
             resp = self.request("POST", path, json={"inputs": chunk, **extra}, params=params, idempotent=idempotent)
         except (ValidationFailed, Conflict) as err:
-            # A whole-batch 4xx for one bad input (field notes #2): halve until it is isolated.
+            # HubSpot may refuse a whole batch (4xx) for one bad input: halve until it is isolated.
             if not split:
                 raise
             if len(chunk) == 1:

@@ -1,6 +1,6 @@
 """A rate limiter shared by every process through Redis: a sliding-window log in one Lua script.
 
-HubSpot counts calls per installed portal, not per process (field notes #3), so web workers,
+HubSpot counts calls per installed portal, not per process, so web workers,
 RQ workers and cron jobs of one portal must draw from one budget. Each slot is a member of a
 sorted set scored with Redis' own clock (``TIME``), so processes with skewed clocks still
 agree. ``acquire()`` blocks (through the injectable ``sleep``) until a slot is free.

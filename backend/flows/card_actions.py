@@ -48,6 +48,15 @@ class RunFlow:
         return {}
 
 
+def carry_out(card: str, actions: dict, payload: Callable[[Portal, str], dict], portal: Portal, object_id: str,
+              action: str, body: dict) -> dict:
+    """Run the ``action`` row of a card's table; answer with the card's fresh payload and the message."""
+    if action not in actions:
+        raise HubwerkError(f"Unknown {card} card action {action!r}.", code="unknown_action", status=404)
+    message = actions[action].run(portal, object_id, body)
+    return payload(portal, object_id) | {"message": message}
+
+
 def refresh(portal: Portal, object_id: str, body: dict) -> str:
     return "Refreshed"
 

@@ -1,5 +1,5 @@
-"""Product sync: billwerk plan variants, components and discounts into the HubSpot product library
-(billwerk document, "Starting the synchronization of products" and "Hiding products in billwerk").
+"""Product sync: billwerk plan variants, components and discounts into the HubSpot product library;
+an item hidden in billwerk is archived in HubSpot.
 
 At the smallest number of calls the platforms allow:
 

@@ -9,12 +9,12 @@ from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
 from backend.flows.records import COMPANY_PROPERTIES
-from backend.flows.card_actions import REFRESH, CardAction, RunFlow
+from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
 from backend.jobs.runs import is_stuck
-from backend.flows.linking import link_company, link_for_company, unlink_company
+from backend.flows.linking import link_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
-from backend.models import Portal, SyncRun
+from backend.models import CustomerLink, Portal, SyncRun
 
 IMPORT_FLOWS = ("import_company", "import_customer_for_deal")
 STATUS_LABELS = {"not_connected": "billwerk not connected", "ready": "Ready to import", "invalid": "Needs fixing",
@@ -42,7 +42,7 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     entity = account.entity((props.get("billwerk_entity") or "").strip() or None)
     if entity is not None:
         payload["entity"] = {"id": entity.entity_id, "name": entity.name}
-    link = link_for_company(portal, company_id)
+    link = CustomerLink.for_company(portal.id, company_id)
     if link is not None:
         payload["billwerk"] = {"customerId": link.billwerk_customer_id, "customerName": _customer_name(account, link),
                                "url": billwerk_customer_url(account.base_url, link.billwerk_customer_id)}
@@ -99,7 +99,4 @@ ACTIONS: dict[str, CardAction | RunFlow] = {
 
 
 def company_action(portal: Portal, company_id: str, action: str, body: dict) -> dict:
-    if action not in ACTIONS:
-        raise HubwerkError(f"Unknown company card action {action!r}.", code="unknown_action", status=404)
-    message = ACTIONS[action].run(portal, company_id, body)
-    return company_payload(portal, company_id) | {"message": message}
+    return carry_out("company", ACTIONS, company_payload, portal, company_id, action, body)

@@ -1,4 +1,4 @@
-"""Customer import: companies of closed-won deals become billwerk customers (Sequence document).
+"""Customer import: companies of closed-won deals become billwerk customers.
 
 Every path — a webhook about one deal, the company card's button, a workflow action, the import
 tool and ``import-customers`` — ends in :func:`import_prepared`, which works on many companies
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, Conflict, NotFound as ApiNotFound, ValidationFailed
@@ -29,8 +28,9 @@ from backend.flows.locks import company_lock
 from backend.flows.records import DEAL_PROPERTIES, Prepared, associated, closed_won_deals, gather_for_deals, primary_or_first, read_records
 from backend.jobs.runs import report_progress
 from backend.mapping.customer import build_customer, validate_customer
-from backend.mapping.problems import Problem
+from backend.mapping.problems import Problem, problems_text
 from backend.models import BillwerkAccount, CustomerLink, ImportCandidate, Portal, SyncRun, utcnow
+from backend.models.links import CustomerTaken
 from backend.setup.stages import closed_won_stages
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,6 @@ class Outcome:
 
 
 # -- writing ----------------------------------------------------------------------------------------
-
-def _problem_lines(problems: list[Problem], app_base_url: str, hub_id: int) -> str:
-    lines = []
-    for p in problems:
-        lines.append(p.message if p.object_type == "company" else f"{p.message} ({p.object_type} {p.url(app_base_url, hub_id)})")
-    return "\n".join(lines)
-
 
 def _entity_of(account: BillwerkAccount, company: dict) -> str:
     """The company's entity (``billwerk_entity``), the root entity by default."""
@@ -106,7 +99,7 @@ def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotCl
             if cid in outcome.problems:
                 outcome.counts["invalid"] += 1
                 writes[cid] = {"billwerk_import_status": "invalid",
-                               "billwerk_import_errors": _problem_lines(outcome.problems[cid], settings.hubspot_app_base_url, portal.hub_id)}
+                               "billwerk_import_errors": problems_text(outcome.problems[cid], settings.hubspot_app_base_url, portal.hub_id, on="company")}
             elif cid in outcome.customer_ids:
                 status = item.company.get("billwerk_import_status") or ""
                 wanted = {"billwerk_customer_id": outcome.customer_ids[cid], "billwerk_import_errors": "",
@@ -121,15 +114,9 @@ def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotCl
     return outcome
 
 
-def _link_of(portal: Portal, entity_id: str, company_id: str) -> CustomerLink | None:
-    return db.session.execute(db.select(CustomerLink).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id, CustomerLink.hubspot_company_id == company_id,
-    )).scalar_one_or_none()
-
-
 def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcome, lookup) -> None:
     cid = item.company_id
-    link = _link_of(portal, entity_id, cid)
+    link = CustomerLink.for_company(portal.id, cid, entity_id)
     if link is not None:
         outcome.counts["already_linked"] += 1
         outcome.customer_ids[cid] = link.billwerk_customer_id
@@ -167,22 +154,13 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
         if not exc.retriable:
             return
         raise FlowError(f"billwerk is not answering properly ({exc.message}); the import will be retried.", retriable=True) from None
-    db.session.add(CustomerLink(portal_id=portal.id, entity_id=entity_id, hubspot_company_id=cid,
-                                billwerk_customer_id=customer_id, origin="import"))
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = _link_of(portal, entity_id, cid)
-        if existing is None:  # the customer belongs to another company already
-            other = db.session.execute(db.select(CustomerLink.hubspot_company_id).where(
-                CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity_id,
-                CustomerLink.billwerk_customer_id == customer_id)).scalar()
-            outcome.problems[cid] = [Problem("billwerk_external_customer_id",
-                                             f"billwerk customer {customer_id} is already linked to company {other}: give this company its own external id",
-                                             "company", cid)]
-            return
-        customer_id = existing.billwerk_customer_id
+        customer_id = CustomerLink.create(portal.id, entity_id, cid, customer_id, origin="import").billwerk_customer_id
+    except CustomerTaken as taken:
+        outcome.problems[cid] = [Problem("billwerk_external_customer_id",
+                                         f"billwerk customer {customer_id} is already linked to company {taken.company_id}: give this company its own external id",
+                                         "company", cid)]
+        return
     outcome.customer_ids[cid] = customer_id
     log.info("flow.import.customer_linked", extra={"hub_id": portal.hub_id, "company_id": cid, "customer_id": customer_id})
 
@@ -217,8 +195,7 @@ def _record_candidates(portal: Portal, items: list[Prepared], outcome: Outcome) 
     ids = [i.company_id for i in items]
     rows = {c.hubspot_company_id: c for c in db.session.execute(db.select(ImportCandidate).where(
         ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_company_id.in_(ids))).scalars()} if ids else {}
-    origins = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.origin).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id.in_(list(outcome.customer_ids)))).all()) if outcome.customer_ids else {}
+    origins = CustomerLink.origin_by_company(portal.id, list(outcome.customer_ids))
     counts = {"ready": 0, "invalid": 0, "imported": 0, "linked": 0, "failed": 0}
     now = utcnow()
     for item in items:
@@ -252,8 +229,7 @@ def _record_candidates(portal: Portal, items: list[Prepared], outcome: Outcome) 
 
 def scan_candidates(portal: Portal, account: BillwerkAccount, items: list[Prepared]) -> dict:
     """Validate without importing: the import tool's list (ready / invalid / imported / linked)."""
-    links = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.billwerk_customer_id).where(
-        CustomerLink.portal_id == portal.id)).all())
+    links = CustomerLink.customer_by_company(portal.id)
     outcome = Outcome()
     for item in items:
         if item.company_id in links:
@@ -267,6 +243,23 @@ def scan_candidates(portal: Portal, account: BillwerkAccount, items: list[Prepar
     counts = _record_candidates(portal, items, outcome)
     del counts["failed"]
     return counts
+
+
+def recheck_candidate(portal: Portal, company_id: str) -> tuple[str, str]:
+    """Check one company of the import tool's list again after a fix in HubSpot (nothing is imported).
+    Returns a message for the admin and its kind (``success``, ``info``, ``error``)."""
+    row = db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == portal.id,
+                                                              ImportCandidate.hubspot_company_id == company_id)).scalar_one_or_none()
+    if row is None:
+        return "error", "That company is not in the list; scan again."
+    items = read_records(HubSpotClient(portal), {company_id: (row.hubspot_deal_id, row.hubspot_contact_id)})
+    if not items:
+        db.session.delete(row)
+        db.session.commit()
+        return "info", f"Company {company_id} no longer exists in HubSpot; removed from the list."
+    scan_candidates(portal, portal.billwerk_account, items)
+    db.session.refresh(row)
+    return "success", f"{row.company_name or company_id}: {'ready to import' if row.status == 'ready' else row.status}."
 
 
 # -- the flows ----------------------------------------------------------------------------------------
@@ -356,8 +349,7 @@ def import_customers(run: SyncRun) -> dict:
     else:
         deals = list(closed_won_deals(hubspot, closed_won_stages(portal, hubspot), on_page=lambda n: report_progress(run, {"deals_read": n}, add=True)))
         prepared, orphans = gather_for_deals(hubspot, deals)
-        linked = dict(db.session.execute(db.select(CustomerLink.hubspot_company_id, CustomerLink.billwerk_customer_id).where(
-            CustomerLink.portal_id == portal.id)).all())
+        linked = CustomerLink.customer_by_company(portal.id)
         # Linked companies whose HubSpot record already says so are done; others get their status repaired.
         prepared = [p for p in prepared if linked.get(p.company_id) is None
                     or (p.company.get("billwerk_customer_id") or "") != linked[p.company_id]

@@ -5,15 +5,13 @@ from __future__ import annotations
 from flask import current_app
 
 from backend.clients.hubspot import HubSpotClient
-from backend.errors import HubwerkError, NotFound
-from backend.extensions import db
-from backend.flows.card_actions import REFRESH, CardAction, RunFlow
+from backend.errors import NotFound
+from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
 from backend.flows.company_card import billwerk_customer_url
 from backend.flows.records import DEAL_TO_COMPANY_PRIMARY, associated, primary_or_first
-from backend.flows.linking import link_for_company
 from backend.setup.stages import closed_won_stages
 from backend.mapping.problems import record_url
-from backend.models import ContractLink, Portal
+from backend.models import ContractLink, CustomerLink, Portal
 
 DEAL_PROPERTIES = (
     "dealname", "dealstage", "pipeline", "amount", "billwerk_deal_type", "billwerk_validation", "billwerk_validation_message",
@@ -43,12 +41,11 @@ def deal_payload(portal: Portal, deal_id: str) -> dict:
         return payload | {"status": "not_connected"}
     company_id = primary_or_first(associated(hubspot, "deals", "companies", [deal_id]).get(str(deal_id), []), DEAL_TO_COMPANY_PRIMARY)
     if company_id:
-        link = link_for_company(portal, company_id)
+        link = CustomerLink.for_company(portal.id, company_id)
         payload["company"] = {"id": company_id, "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id),
                               "billwerkCustomerId": link.billwerk_customer_id if link else None,
                               "customerUrl": billwerk_customer_url(account.base_url, link.billwerk_customer_id) if link else None}
-    contract = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == portal.id,
-                                                                ContractLink.hubspot_deal_id == str(deal_id))).scalar_one_or_none()
+    contract = ContractLink.for_deal(portal.id, deal_id)
     contract_id = (contract.billwerk_contract_id if contract else None) or props.get("billwerk_contract_id")
     if contract_id:
         payload["billwerk"] = {
@@ -69,7 +66,4 @@ ACTIONS: dict[str, CardAction | RunFlow] = {
 
 
 def deal_action(portal: Portal, deal_id: str, action: str, body: dict) -> dict:
-    if action not in ACTIONS:
-        raise HubwerkError(f"Unknown deal card action {action!r}.", code="unknown_action", status=404)
-    message = ACTIONS[action].run(portal, deal_id, body)
-    return deal_payload(portal, deal_id) | {"message": message}
+    return carry_out("deal", ACTIONS, deal_payload, portal, deal_id, action, body)

@@ -1,9 +1,8 @@
-"""Linking a HubSpot company to an existing billwerk customer by hand, and unlinking."""
+"""Linking a HubSpot company to an existing billwerk customer by hand, and unlinking; the reads
+the admin's customer pages need to choose (billwerk customers a page, HubSpot companies by search)."""
 from __future__ import annotations
 
 import logging
-
-from sqlalchemy.exc import IntegrityError
 
 from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, NotFound as ApiNotFound
@@ -12,13 +11,9 @@ from backend.errors import HubwerkError
 from backend.flows.locks import company_lock
 from backend.extensions import db
 from backend.models import CustomerLink, ImportCandidate, Portal
+from backend.models.links import CustomerTaken
 
 log = logging.getLogger(__name__)
-
-
-def link_for_company(portal: Portal, company_id: str) -> CustomerLink | None:
-    return db.session.execute(db.select(CustomerLink).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == str(company_id))).scalars().first()
 
 
 def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: HubSpotClient | None = None) -> CustomerLink:
@@ -47,23 +42,18 @@ def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: Hub
 
 
 def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: HubSpotClient) -> CustomerLink:
-    existing = link_for_company(portal, company_id)
+    existing = CustomerLink.for_company(portal.id, company_id)
     if existing is not None:
         if existing.billwerk_customer_id == customer_id:
             return existing
         raise HubwerkError(f"This company is already linked to billwerk customer {existing.billwerk_customer_id}; unlink it first.", code="already_linked", status=409)
-    link = CustomerLink(portal_id=portal.id, entity_id=entity.entity_id, hubspot_company_id=str(company_id),
-                        billwerk_customer_id=customer_id, origin="manual")
-    db.session.add(link)
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        other = db.session.execute(db.select(CustomerLink).where(
-            CustomerLink.portal_id == portal.id, CustomerLink.entity_id == entity.entity_id,
-            CustomerLink.billwerk_customer_id == customer_id)).scalars().first()
-        raise HubwerkError(f"billwerk customer {customer_id} is already linked to company {other.hubspot_company_id if other else 'another company'}.",
+        link = CustomerLink.create(portal.id, entity.entity_id, company_id, customer_id, origin="manual")
+    except CustomerTaken as taken:
+        raise HubwerkError(f"billwerk customer {customer_id} is already linked to company {taken.company_id or 'another company'}.",
                            code="customer_already_linked", status=409) from None
+    if link.billwerk_customer_id != customer_id:  # linked to another customer a moment ago
+        raise HubwerkError(f"This company is already linked to billwerk customer {link.billwerk_customer_id}; unlink it first.", code="already_linked", status=409)
     result = hubspot.batch_update("companies", [{"id": str(company_id), "properties": {
         "billwerk_customer_id": customer_id, "billwerk_import_status": "linked", "billwerk_import_errors": ""}}])
     if result.errors:
@@ -76,7 +66,7 @@ def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: Hu
 
 
 def unlink_company(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None) -> None:
-    link = link_for_company(portal, company_id)
+    link = CustomerLink.for_company(portal.id, company_id)
     if link is None:
         raise HubwerkError("This company is not linked to a billwerk customer.", code="not_linked", status=409)
     db.session.delete(link)
@@ -94,3 +84,17 @@ def _candidate_status(portal: Portal, company_id: str, status: str, customer_id:
         row.status = status
         row.billwerk_customer_id = customer_id
         db.session.commit()
+
+
+def customer_page(account, entity_id: str, cursor: str | None, size: int) -> tuple[list[dict], str | None]:
+    """One page of the entity's billwerk customers from ``cursor`` on, and the cursor of the next page."""
+    params = {"take": size + 1, **({"from": cursor} if cursor else {})}
+    page = client_for(account, entity_id).call("GET", "/customers", params=params) or []
+    return page[:size], (page[size]["Id"] if len(page) > size else None)
+
+
+def search_companies(portal: Portal, query: str, limit: int = 20) -> list[dict]:
+    """HubSpot companies matching ``query`` (name, domain, …), the first ``limit``."""
+    page = next(HubSpotClient(portal).search("companies", [], ["name", "city", "country", "billwerk_customer_id"],
+                                             limit=limit, query=query, on_cap="stop"), None)
+    return page.results if page else []

@@ -13,11 +13,9 @@ from typing import Callable
 
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
-from backend.extensions import db
-from backend.flows.linking import link_for_company
 from backend.ids import is_id
 from backend.jobs.runs import start_run
-from backend.models import InboxEvent, Portal, SyncRun
+from backend.models import CustomerLink, InboxEvent, Portal, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ def _import_done(run: SyncRun) -> str:
 def _import_outputs(run: SyncRun) -> dict:
     """The billwerk customer of the run's company, whenever the company is linked (also after a failure)."""
     company_id = run.object_id if run.object_type == "company" else (run.params or {}).get("company_id")
-    link = link_for_company(db.session.get(Portal, run.portal_id), company_id) if company_id else None
+    link = CustomerLink.for_company(run.portal_id, company_id) if company_id else None
     return {"customer_id": link.billwerk_customer_id} if link is not None else {}
 
 

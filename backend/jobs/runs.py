@@ -132,11 +132,19 @@ def enqueue_run(run: SyncRun, queue: str = "default") -> None:
     db.session.commit()
 
 
-def run_now(flow_name: str, *, wait_s: float = 10.0, **kwargs) -> SyncRun:
-    """Record a run and execute it in this process (a card button waiting for its answer).
+class Busy(HubwerkError):
+    """Another process holds the object's lock; the run gave way (``run_now(..., give_way=True)``)."""
+
+    code = "busy"
+    status = 409
+
+
+def run_now(flow_name: str, *, wait_s: float = 10.0, give_way: bool = False, **kwargs) -> SyncRun:
+    """Record a run and execute it in this process (a card button waiting for its answer, the CLI).
 
     When another process holds the object's lock longer than ``wait_s``, the run is handed to
-    the worker instead and comes back still ``queued``.
+    the worker instead and comes back still ``queued``; with ``give_way`` it is recorded as
+    skipped and :class:`Busy` is raised.
     """
     if flow_name not in registered_flows():
         raise ValueError(f"unknown flow {flow_name!r}")
@@ -145,6 +153,11 @@ def run_now(flow_name: str, *, wait_s: float = 10.0, **kwargs) -> SyncRun:
     db.session.add(run)
     db.session.commit()
     if execute_run(run.id, wait_s=wait_s, hand_over_when_busy=True) == "busy":
+        if give_way:
+            db.session.refresh(run)
+            run.status, run.error, run.finished_at = "skipped", "Another run of this flow for the same object was running.", utcnow()
+            db.session.commit()
+            raise Busy(f"A {flow_name.replace('_', ' ')} run for {run.object_type or 'the portal'} {run.object_id or ''} is running already.".replace("  ", " "))
         enqueue_run(run, queue=queue)
     db.session.refresh(run)
     return run

@@ -1,4 +1,5 @@
-"""The address rule (CONTRACT §4) and the street / house-number split.
+"""The address rule (street, postal code, city and a country billwerk knows) and the street /
+house-number split.
 
 billwerk prints the customer's address on every invoice, and it wants ISO 3166 alpha-2 country
 codes and, for the US, a state. HubSpot's company address is free text typed by sales reps, so
@@ -20,7 +21,7 @@ import pycountry
 from .problems import Problem
 
 #: Codes people use that ISO 3166-1 does not assign, with the code they mean. "UK" is refused
-#: with a hint (CONTRACT §4; Sequence's connector does the same): ISO only reserves it, billwerk
+#: with a hint: ISO only reserves it, billwerk
 #: takes alpha-2 codes, so guessing would hide the typo from the rep until an invoice goes out.
 #: "EL" is Greece's code in EU VAT numbers, not in ISO 3166.
 NOT_ISO_CODES: dict[str, str] = {"UK": "GB", "EL": "GR"}
@@ -39,7 +40,7 @@ COUNTRY_ALIASES: dict[str, str] = {
 }
 
 #: Languages whose country names are accepted: those of the locales the connector offers
-#: (CONTRACT §4 ``billwerk_locale``), so "Deutschland", "Allemagne" or "Niemcy" all mean DE.
+#: (``billwerk_locale``), so "Deutschland", "Allemagne" or "Niemcy" all mean DE.
 NAME_LANGUAGES: tuple[str, ...] = ("de", "fr", "es", "it", "nl", "fi", "sv", "da", "pl")
 
 
@@ -142,9 +143,9 @@ def normalize_us_state(value: str | None) -> str | None:
     return _us_states().get(_key(value))
 
 
-def _text(props: Mapping[str, object], name: str) -> str:
+def prop_text(props: Mapping[str, object] | None, name: str) -> str:
     """A HubSpot property as stripped text; HubSpot sends missing values as null or ""."""
-    value = props.get(name)
+    value = props.get(name) if props else None
     return "" if value is None else str(value).strip()
 
 
@@ -161,18 +162,18 @@ def validate_address(props: Mapping[str, object], object_id: str | int) -> list[
     def add(field: str, message: str) -> None:
         problems.append(Problem(field, message, "company", object_id))
 
-    if not _text(props, "address"):
+    if not prop_text(props, "address"):
         add("address", "Street address is missing")
-    if not _text(props, "city"):
+    if not prop_text(props, "city"):
         add("city", "City is missing")
-    if not _text(props, "zip"):
+    if not prop_text(props, "zip"):
         add("zip", "Postal code is missing")
-    country_value = _text(props, "country")
+    country_value = prop_text(props, "country")
     bad_country = country_problem(country_value, field="country", object_type="company", object_id=object_id)
     if bad_country is not None:
         problems.append(bad_country)
     elif normalize_country(country_value) == "US":
-        state = _text(props, "state")
+        state = prop_text(props, "state")
         if not state:
             add("state", "State is missing: a US address needs one")
         elif normalize_us_state(state) is None:

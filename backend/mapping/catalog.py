@@ -1,7 +1,7 @@
 """billwerk catalogue item -> HubSpot product properties (the 12-hourly product sync).
 
 Plan variants, components and discounts each become one HubSpot product, upserted on the
-unique ``billwerk_id`` (CONTRACT §4). Every value is a string because HubSpot stores strings and
+unique ``billwerk_id``. Every value is a string because HubSpot stores strings and
 returns strings: building them as strings here makes :func:`content_hash` of what we send equal
 to the hash of what HubSpot gives back, so an unchanged product is not written again (HubSpot
 counts every write against the portal's rate limit). A property with no value is omitted;

@@ -1,4 +1,4 @@
-"""HubSpot company (+ contact) -> billwerk customer (CONTRACT §4 "Customer mapping").
+"""HubSpot company (+ contact) -> billwerk customer.
 
 Two halves: :func:`validate_customer` says what a rep must fix, :func:`build_customer` builds
 the JSON billwerk gets. The builder never sends a value the validator would reject (a wrong VAT
@@ -16,13 +16,13 @@ from stdnum.exceptions import ValidationError
 from stdnum.gb import vat as gb_vat
 from stdnum.util import get_cc_module
 
-from .address import country_problem, normalize_country, normalize_us_state, split_street, validate_address
+from .address import country_problem, normalize_country, normalize_us_state, prop_text, split_street, validate_address
 from .problems import Problem
 
-#: ``billwerk_locale`` options (CONTRACT §4); billwerk's ``Locale`` takes the same spelling.
+#: ``billwerk_locale`` options; billwerk's ``Locale`` takes the same spelling.
 LOCALES: tuple[str, ...] = ("de-DE", "en-US", "en-GB", "fr-FR", "es-ES", "it-IT", "nl-NL", "fi-FI",
                             "sv-SE", "da-DK", "pl-PL")
-#: ``billwerk_default_bearer_medium`` options = billwerk's ``DefaultBearerMedium`` values (§10).
+#: ``billwerk_default_bearer_medium`` options = billwerk's ``DefaultBearerMedium`` values.
 BEARER_MEDIA: tuple[str, ...] = ("Email", "SnailMail", "ArchiveOnly", "EInvoicing")
 #: ``billwerk_einvoicing_network`` options, the networks billwerk's connector offers.
 EINVOICING_NETWORKS: tuple[str, ...] = ("Peppol", "Finvoice")
@@ -61,13 +61,6 @@ def is_placeholder_email(address: str | None) -> bool:
 
 def looks_like_email(address: str | None) -> bool:
     return bool(address) and _EMAIL.match(address.strip()) is not None
-
-
-def _text(props: Mapping[str, Any] | None, name: str) -> str:
-    if not props:
-        return ""
-    value = props.get(name)
-    return "" if value is None else str(value).strip()
 
 
 def _choice(value: str, allowed: tuple[str, ...]) -> str | None:
@@ -141,7 +134,7 @@ def validate_customer(company: Mapping[str, Any], contact: Mapping[str, Any] | N
     """Everything a rep must fix before the company can become a billwerk customer.
 
     ``company`` / ``contact`` are HubSpot property dicts. Address problems come first (the
-    CONTRACT §4 address rule), then the company's billwerk fields, then the contact's e-mail.
+    address rule), then the company's billwerk fields, then the contact's e-mail.
     A missing contact or contact e-mail is no problem: a placeholder is used (see
     :data:`PLACEHOLDER_EMAIL_TEMPLATE`).
     """
@@ -151,45 +144,45 @@ def validate_customer(company: Mapping[str, Any], contact: Mapping[str, Any] | N
     def add(field: str, message: str) -> None:
         problems.append(Problem(field, message, "company", company_id))
 
-    if not _text(company, "name"):
+    if not prop_text(company, "name"):
         add("name", "Company name is missing")
     problems.extend(validate_address(company, company_id))
 
-    vat_id = _text(company, "billwerk_vat_id")
-    if vat_id and normalize_vat_id(vat_id, normalize_country(_text(company, "country"))) is None:
+    vat_id = prop_text(company, "billwerk_vat_id")
+    if vat_id and normalize_vat_id(vat_id, normalize_country(prop_text(company, "country"))) is None:
         add("billwerk_vat_id", f"VAT ID '{vat_id}' is not valid")
 
-    destination = _text(company, "billwerk_destination_country")
+    destination = prop_text(company, "billwerk_destination_country")
     if destination:
         bad = country_problem(destination, field="billwerk_destination_country", object_type="company",
                               object_id=company_id, label="Destination country")
         if bad is not None:
             problems.append(bad)
 
-    locale = _text(company, "billwerk_locale")
+    locale = prop_text(company, "billwerk_locale")
     if locale and normalize_locale(locale) is None:
         add("billwerk_locale", f"Locale '{locale}' is not one billwerk offers: use one of {', '.join(LOCALES)}")
 
-    medium_value = _text(company, "billwerk_default_bearer_medium")
+    medium_value = prop_text(company, "billwerk_default_bearer_medium")
     medium = normalize_bearer_medium(medium_value)
     if medium_value and medium is None:
         add("billwerk_default_bearer_medium",
             f"Invoice dispatch '{medium_value}' is not one of {', '.join(BEARER_MEDIA)}")
 
-    network_value = _text(company, "billwerk_einvoicing_network")
+    network_value = prop_text(company, "billwerk_einvoicing_network")
     if network_value and normalize_einvoicing_network(network_value) is None:
         add("billwerk_einvoicing_network",
             f"E-invoicing network '{network_value}' is not one of {', '.join(EINVOICING_NETWORKS)}")
     if medium == "EInvoicing":
         # billwerk's connector manual: e-invoicing needs all three set in HubSpot.
-        if not _text(company, "billwerk_einvoicing_receiver_id"):
+        if not prop_text(company, "billwerk_einvoicing_receiver_id"):
             add("billwerk_einvoicing_receiver_id", "E-invoicing needs an E-Invoicing Receiver ID")
         if not network_value:
             add("billwerk_einvoicing_network", "E-invoicing needs an E-Invoicing Network (Peppol or Finvoice)")
-        if not _text(company, "billwerk_buyer_reference"):
+        if not prop_text(company, "billwerk_buyer_reference"):
             add("billwerk_buyer_reference", "E-invoicing needs a Buyer Reference")
 
-    email = _text(contact, "email")
+    email = prop_text(contact, "email")
     if email and not looks_like_email(email):
         problems.append(Problem("email", f"Email '{email}' is not a valid email address", "contact",
                                 str(contact_id) if contact_id is not None else ""))
@@ -204,14 +197,14 @@ def _without_empty(payload: dict[str, Any]) -> dict[str, Any]:
 
 def build_address(company: Mapping[str, Any]) -> dict[str, str]:
     """billwerk ``Address`` of a HubSpot company; values billwerk would refuse are left out."""
-    street, house_number = split_street(_text(company, "address"), _text(company, "billwerk_house_number"))
-    country = normalize_country(_text(company, "country"))
-    state = _text(company, "state")
+    street, house_number = split_street(prop_text(company, "address"), prop_text(company, "billwerk_house_number"))
+    country = normalize_country(prop_text(company, "country"))
+    state = prop_text(company, "state")
     if country == "US":
         state = normalize_us_state(state) or ""
     return _without_empty({
-        "Street": street, "HouseNumber": house_number, "AddressLine1": _text(company, "address2"),
-        "PostalCode": _text(company, "zip"), "City": _text(company, "city"), "State": state,
+        "Street": street, "HouseNumber": house_number, "AddressLine1": prop_text(company, "address2"),
+        "PostalCode": prop_text(company, "zip"), "City": prop_text(company, "city"), "State": state,
         "Country": country,
     })
 
@@ -227,29 +220,29 @@ def build_customer(company: Mapping[str, Any], contact: Mapping[str, Any] | None
     :func:`validate_customer`) are omitted, never sent.
     """
     company_id = str(company_id)
-    country = normalize_country(_text(company, "country"))
-    locale = normalize_locale(_text(company, "billwerk_locale"))
-    email = _text(contact, "email")
+    country = normalize_country(prop_text(company, "country"))
+    locale = normalize_locale(prop_text(company, "billwerk_locale"))
+    email = prop_text(contact, "email")
     if not looks_like_email(email):
         email = placeholder_email(company_id)
-    phone = _text(contact, "phone") or _text(contact, "mobilephone") or _text(company, "phone")
+    phone = prop_text(contact, "phone") or prop_text(contact, "mobilephone") or prop_text(company, "phone")
     return _without_empty({
-        "ExternalCustomerId": (external_id or "").strip() or _text(company, "billwerk_external_customer_id")
+        "ExternalCustomerId": (external_id or "").strip() or prop_text(company, "billwerk_external_customer_id")
         or company_id,
-        "CompanyName": _text(company, "name"),
-        "FirstName": _text(contact, "firstname"),
-        "LastName": _text(contact, "lastname"),
+        "CompanyName": prop_text(company, "name"),
+        "FirstName": prop_text(contact, "firstname"),
+        "LastName": prop_text(contact, "lastname"),
         "EmailAddress": email,
         "PhoneNumber": phone,
         "Locale": locale,
         # billwerk's own fixtures carry the full locale in Language too ("de-DE").
         "Language": locale,
-        "VatId": normalize_vat_id(_text(company, "billwerk_vat_id"), country),
-        "DestinationCountry": normalize_country(_text(company, "billwerk_destination_country")),
-        "DefaultBearerMedium": normalize_bearer_medium(_text(company, "billwerk_default_bearer_medium")),
-        "BuyerReference": _text(company, "billwerk_buyer_reference"),
-        "EInvoiceReceiverId": _text(company, "billwerk_einvoicing_receiver_id"),
-        "EInvoicingNetwork": normalize_einvoicing_network(_text(company, "billwerk_einvoicing_network")),
+        "VatId": normalize_vat_id(prop_text(company, "billwerk_vat_id"), country),
+        "DestinationCountry": normalize_country(prop_text(company, "billwerk_destination_country")),
+        "DefaultBearerMedium": normalize_bearer_medium(prop_text(company, "billwerk_default_bearer_medium")),
+        "BuyerReference": prop_text(company, "billwerk_buyer_reference"),
+        "EInvoiceReceiverId": prop_text(company, "billwerk_einvoicing_receiver_id"),
+        "EInvoicingNetwork": normalize_einvoicing_network(prop_text(company, "billwerk_einvoicing_network")),
         "Address": build_address(company),
     })
 

@@ -1,11 +1,11 @@
-"""Dates between billwerk and HubSpot (field notes row 6; hubspot-platform §7.5).
+"""Dates between billwerk and HubSpot. HubSpot date properties hold midnight UTC of the day.
 
 billwerk writes .NET timestamps, ``2014-05-23T13:12:47.0760000Z`` (seven fraction digits), but
 also sends ``2013-12-22T11:11:11Z``, ``2020-03-09T10:58:11.799Z`` and bare ``2012-08-02``;
 Python's ``fromisoformat`` refuses seven digits, hence the own parser. HubSpot ``date``
 properties refuse anything but midnight UTC (``INVALID_DATE … is at 22:18:55.865 UTC, not
 midnight!``) and come back as epoch milliseconds or ISO strings. A billwerk timestamp becomes
-the UTC calendar date (CONTRACT §4), never the local one.
+the UTC calendar date, never the local one (a contract starting at 00:30 in Berlin starts the day before in UTC).
 """
 from __future__ import annotations
 

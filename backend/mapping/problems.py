@@ -1,4 +1,4 @@
-"""Problems found in HubSpot records, in words a sales rep can act on (CONTRACT §4).
+"""Problems found in HubSpot records, in words a sales rep can act on, each with the record to fix it on.
 
 A problem names the HubSpot property to fix and the record it is on, so the card, the
 ``billwerk_import_errors`` / ``billwerk_validation_message`` properties and the import log can
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-#: HubSpot's object type ids in record links (CONTRACT §3).
+#: HubSpot's object type ids in record links (``/contacts/<portal>/record/0-2/<id>``).
 OBJECT_TYPE_IDS: dict[str, str] = {"contact": "0-1", "company": "0-2", "deal": "0-3"}
 
 # Plural and type-id spellings callers already hold (API paths, webhook payloads).
@@ -62,10 +62,15 @@ class Problem:
         return self.message
 
 
-def problems_text(problems: Iterable[Problem]) -> str:
-    """One message a line, as ``billwerk_import_errors`` and ``billwerk_validation_message``
-    store them (CONTRACT §4: "one a line"); duplicates are dropped, order is kept."""
+def problems_text(problems: Iterable[Problem], app_base_url: str | None = None, portal_id: str | int | None = None,
+                  on: str | None = None) -> str:
+    """One message a line, as ``billwerk_import_errors`` and ``billwerk_validation_message`` store
+    them; duplicates are dropped, order is kept. With ``on`` (the record the text is written to),
+    a problem on another record (the deal's contact, say) names where to fix it."""
     seen: dict[str, None] = {}
     for problem in problems:
-        seen.setdefault(problem.message, None)
+        line = problem.message
+        if on is not None and app_base_url is not None and problem.object_type != on:
+            line = f"{line} ({problem.object_type} {problem.url(app_base_url, portal_id)})"
+        seen.setdefault(line, None)
     return "\n".join(seen)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -30,6 +31,68 @@ class CustomerLink(db.Model):
     origin: Mapped[str] = mapped_column(String(16))  # "import" or "manual"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # -- look-ups: the only queries of this table --------------------------------------------------
+    @classmethod
+    def for_company(cls, portal_id: int, company_id: str, entity_id: str | None = None) -> "CustomerLink | None":
+        """The company's link in ``entity_id``; without an entity, its link in any entity."""
+        query = db.select(cls).where(cls.portal_id == portal_id, cls.hubspot_company_id == str(company_id))
+        if entity_id is not None:
+            query = query.where(cls.entity_id == entity_id)
+        return db.session.execute(query.order_by(cls.id).limit(1)).scalar_one_or_none()
+
+    @classmethod
+    def for_customer(cls, portal_id: int, entity_id: str, customer_id: str) -> "CustomerLink | None":
+        return db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.entity_id == entity_id,
+                                                       cls.billwerk_customer_id == customer_id)).scalar_one_or_none()
+
+    @classmethod
+    def by_customer(cls, portal_id: int, entity_id: str, customer_ids: list[str]) -> "dict[str, CustomerLink]":
+        """``{customer id: link}`` for those of ``customer_ids`` that are linked."""
+        if not customer_ids:
+            return {}
+        return {link.billwerk_customer_id: link for link in db.session.execute(db.select(cls).where(
+            cls.portal_id == portal_id, cls.entity_id == entity_id, cls.billwerk_customer_id.in_(customer_ids))).scalars()}
+
+    @classmethod
+    def customer_by_company(cls, portal_id: int) -> dict[str, str]:
+        """``{company id: billwerk customer id}`` of every linked company of the portal."""
+        return dict(db.session.execute(db.select(cls.hubspot_company_id, cls.billwerk_customer_id).where(
+            cls.portal_id == portal_id)).all())
+
+    @classmethod
+    def origin_by_company(cls, portal_id: int, company_ids: list[str]) -> dict[str, str]:
+        if not company_ids:
+            return {}
+        return dict(db.session.execute(db.select(cls.hubspot_company_id, cls.origin).where(
+            cls.portal_id == portal_id, cls.hubspot_company_id.in_(company_ids))).all())
+
+    @classmethod
+    def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str) -> "CustomerLink":
+        """Insert and commit the link. The database decides races: when the company got its link in
+        this entity meanwhile, that link is returned; when the customer is linked to another company,
+        :class:`CustomerTaken` says which."""
+        link = cls(portal_id=portal_id, entity_id=entity_id, hubspot_company_id=str(company_id),
+                   billwerk_customer_id=customer_id, origin=origin)
+        db.session.add(link)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            existing = cls.for_company(portal_id, company_id, entity_id)
+            if existing is not None:
+                return existing
+            other = cls.for_customer(portal_id, entity_id, customer_id)
+            raise CustomerTaken(other.hubspot_company_id if other else None) from None
+        return link
+
+
+class CustomerTaken(Exception):
+    """The billwerk customer is linked to another company (``company_id``; ``None`` if it is gone again)."""
+
+    def __init__(self, company_id: str | None):
+        super().__init__(company_id)
+        self.company_id = company_id
+
 
 class ContractLink(db.Model):
     """HubSpot deal <-> billwerk contract.
@@ -55,3 +118,8 @@ class ContractLink(db.Model):
     sync_stopped: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def for_deal(cls, portal_id: int, deal_id: str) -> "ContractLink | None":
+        return db.session.execute(db.select(cls).where(cls.portal_id == portal_id,
+                                                       cls.hubspot_deal_id == str(deal_id))).scalar_one_or_none()

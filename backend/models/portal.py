@@ -30,7 +30,7 @@ class Portal(db.Model):
     refresh_token: Mapped[str | None] = mapped_column(EncryptedText)
     access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed_by_user_id: Mapped[str | None] = mapped_column(String(32))
-    # The connector account: the admin sets a password after install (billwerk document, step 5).
+    # The connector account: the admin sets a password right after install.
     password_hash: Mapped[str | None] = mapped_column(Text)
     # Deal stages the admin marked as closed-won; empty means "every stage HubSpot marks won".
     closed_won_stages: Mapped[list] = mapped_column(JSONType, default=list)

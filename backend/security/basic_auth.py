@@ -1,4 +1,5 @@
-"""HTTP Basic credentials of billwerk webhook calls (billwerk signs nothing; see billwerk-api.md §8.1)."""
+"""HTTP Basic credentials of billwerk webhook calls (billwerk signs nothing; the credentials in the
+webhook URL are all that proves a call comes from billwerk)."""
 from __future__ import annotations
 
 import base64

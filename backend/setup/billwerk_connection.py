@@ -20,8 +20,7 @@ log = logging.getLogger(__name__)
 
 _ENTITY_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
-# billwerk's own connector asks for these (billwerk document, "Configuring the required webhooks");
-# the others keep the deal current too.
+# The events billwerk's own HubSpot connector asks for; the others keep the deal current too.
 RECOMMENDED_EVENTS = ("ContractCreated", "ContractChanged", "InvoiceCreated", "OrderSucceeded", "PaymentEscalated", "PaymentEscalationReset")
 ALL_EVENTS = RECOMMENDED_EVENTS + ("ContractDataChanged", "ContractCancelled", "CustomerCreated", "CustomerChanged",
                                    "InvoiceCorrected", "PaymentDataChanged")
@@ -118,7 +117,7 @@ def connect_billwerk(portal: Portal, *, base_url: str, client_id: str, client_se
     _replace_entities(account, entities)
     db.session.commit()
     log.info("billwerk.connected", extra={"hub_id": portal.hub_id, "entities": len(entities)})
-    # billwerk_entity's options on HubSpot follow the entities (CONTRACT §4).
+    # billwerk_entity's options on HubSpot follow the connected entities.
     start_run("provision_properties", portal_id=portal.id, object_type="portal", object_id=str(portal.hub_id), queue="high")
     return account
 
@@ -147,4 +146,10 @@ def _replace_entities(account: BillwerkAccount, entities: list[EntityInput]) -> 
 def rotate_webhook_credentials(account: BillwerkAccount) -> None:
     account.webhook_username, account.webhook_password = new_credentials(f"hubwerk-{account.portal.hub_id}")
     account.webhook_enabled = True
+    db.session.commit()
+
+
+def save_webhook_events(account: BillwerkAccount, events: list[str]) -> None:
+    """The events the admin ticked, in the page's order; unknown names are dropped."""
+    account.webhook_events = [e for e in ALL_EVENTS if e in events]
     db.session.commit()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
 from flask import current_app
@@ -14,7 +15,8 @@ from backend.models import Portal, utcnow
 
 log = logging.getLogger(__name__)
 
-# CONTRACT §5: the scopes requested at install.
+# The scopes requested at install: CRM objects the flows read and write, the connector's own
+# properties (schemas), line items and products (e-commerce), workflow actions (automation).
 SCOPES = (
     "oauth",
     *(f"crm.objects.{obj}.{access}" for obj in ("deals", "companies", "contacts", "line_items", "products") for access in ("read", "write")),
@@ -22,6 +24,19 @@ SCOPES = (
     "e-commerce",
     "automation",
 )
+
+
+@contextmanager
+def tokens_locked(portal: Portal, busy: str):
+    """Hold the lock under which the portal's tokens change (refreshes, installs, revokes never
+    interleave); ``busy`` is the error when another process holds it too long."""
+    lock = token_lock(current_app.extensions["hubwerk.redis"](), portal.id)
+    if not lock.acquire():
+        raise HubwerkError(busy, code="busy", status=503)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def redirect_uri() -> str:
@@ -38,13 +53,8 @@ def complete_install(token: dict, info: dict) -> Portal:
         db.session.add(portal)
         db.session.commit()
     # A refresh in flight for the old tokens finishes first; then these, the newest, are stored.
-    lock = token_lock(current_app.extensions["hubwerk.redis"](), portal.id)
-    if not lock.acquire():
-        raise HubwerkError("Another process is updating this portal's HubSpot tokens; start the installation again.", code="busy", status=503)
-    try:
+    with tokens_locked(portal, "Another process is updating this portal's HubSpot tokens; start the installation again."):
         _store_tokens(portal, token, info)
-    finally:
-        lock.release()
     if portal.billwerk_account is not None and not portal.billwerk_account.webhook_enabled and reinstall:
         # A revoked portal that is installed again gets its billwerk webhooks back.
         portal.billwerk_account.webhook_enabled = True

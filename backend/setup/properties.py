@@ -1,4 +1,4 @@
-"""The HubSpot properties the connector owns (CONTRACT §4), as data.
+"""The HubSpot properties the connector owns, as data.
 
 Enumeration values keep billwerk's spelling; labels are the quoted words of the contract.
 ``billwerk_entity`` gets its options from the connected billwerk account at provisioning time.
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from backend.mapping.customer import LOCALES
+
 GROUP = {"name": "billwerk", "label": "billwerk", "displayOrder": -1}
 CUSTOM_FIELDS_GROUP = {"name": "billwerk_custom_fields_sync", "label": "Billwerk custom fields sync", "displayOrder": -1}
 
 FIELD_TYPES = {"string": "text", "number": "number", "bool": "booleancheckbox", "date": "date", "enumeration": "select"}
 BOOL_OPTIONS = (("true", "Yes"), ("false", "No"))
-LOCALES = ("de-DE", "en-US", "en-GB", "fr-FR", "es-ES", "it-IT", "nl-NL", "fi-FI", "sv-SE", "da-DK", "pl-PL")
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ PRODUCT = (
 )
 
 PROPERTIES: dict[str, tuple[PropertySpec, ...]] = {"deals": DEAL, "companies": COMPANY, "contacts": CONTACT, "products": PRODUCT}
-# The custom-field mapping group exists on deals and companies only (CONTRACT §4).
+# The custom-field mapping group exists on deals and companies only (custom fields map only there).
 GROUPS: dict[str, tuple[dict, ...]] = {
     "deals": (GROUP, CUSTOM_FIELDS_GROUP),
     "companies": (GROUP, CUSTOM_FIELDS_GROUP),

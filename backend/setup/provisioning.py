@@ -1,4 +1,4 @@
-"""``provision_properties``: create the connector's property groups and properties (CONTRACT §4)
+"""``provision_properties``: create the connector's property groups and properties
 on deals, companies, contacts and products, idempotently and with batch calls.
 
 Per object: one read of the groups, one read of the properties, at most one batch create, and

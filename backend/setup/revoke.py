@@ -1,16 +1,15 @@
-"""Revoking access from the connector's side (both seed documents ask for it)."""
+"""Revoking access from the connector's side: the admin can cut HubSpot and billwerk off without
+waiting for anyone to uninstall the app."""
 from __future__ import annotations
 
 import logging
 
-from flask import current_app
-
 from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
-from backend.clients.hubspot_auth import HubSpotOAuth, token_lock
-from backend.errors import HubwerkError
+from backend.clients.hubspot_auth import HubSpotOAuth
 from backend.extensions import db
 from backend.models import Portal
+from backend.setup.install import tokens_locked
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,7 @@ def revoke_portal(portal: Portal) -> str:
             problems.append(f"HubSpot did not delete the refresh token ({exc.message})")
     # Under the token lock: a refresh in flight finishes first, and one that starts later finds the
     # portal revoked (it re-reads the status under the same lock) instead of writing tokens back.
-    lock = token_lock(current_app.extensions["hubwerk.redis"](), portal.id)
-    if not lock.acquire():
-        raise HubwerkError("The portal's HubSpot tokens are being refreshed right now; revoke again in a moment.", code="busy", status=503)
-    try:
+    with tokens_locked(portal, "The portal's HubSpot tokens are being refreshed right now; revoke again in a moment."):
         db.session.refresh(portal)
         if portal.billwerk_account is not None:
             portal.billwerk_account.webhook_enabled = False
@@ -46,8 +42,6 @@ def revoke_portal(portal: Portal) -> str:
         portal.status_reason = "revoked by the admin"
         portal.password_hash = None
         db.session.commit()
-    finally:
-        lock.release()
     log.info("hubspot.revoked", extra={"hub_id": portal.hub_id, "problems": len(problems)})
     message = (f"The connector no longer has access to HubSpot portal {portal.hub_id}, and billwerk webhooks for it are refused. "
                "Also remove the app in HubSpot (Settings > Integrations > Connected apps) and delete the webhook and the app "

@@ -15,6 +15,8 @@ bp = Blueprint("admin", __name__)
 
 NAV_ITEMS = [
     ("admin.dashboard", "Overview"),
+    ("admin.import_tool", "Import customers"),   # web/admin_customers.py
+    ("admin.customers", "Customers"),
     ("admin.billwerk", "billwerk"),
     ("admin.stages", "Closed-won stages"),
     ("admin.webhooks", "Webhooks"),
@@ -163,7 +165,8 @@ def stages():
 @bp.route("/settings/webhooks", methods=["GET", "POST"])
 @login_required
 def webhooks():
-    from backend.setup.billwerk_connection import ALL_EVENTS, RECOMMENDED_EVENTS, rotate_webhook_credentials, webhook_url
+    from backend.setup.billwerk_connection import (ALL_EVENTS, RECOMMENDED_EVENTS, rotate_webhook_credentials, save_webhook_events,
+                                                   webhook_url)
 
     account = g.portal.billwerk_account
     if account is None:
@@ -174,8 +177,7 @@ def webhooks():
             rotate_webhook_credentials(account)
             flash("New webhook credentials issued. Enter them in billwerk now: the old ones no longer work.", "success")
         else:
-            account.webhook_events = [e for e in ALL_EVENTS if e in request.form.getlist("event")]
-            db.session.commit()
+            save_webhook_events(account, request.form.getlist("event"))
             flash("Event selection saved. Tick the same events in billwerk (Settings > Webhooks).", "success")
         return redirect(url_for("admin.webhooks"))
     return render_template("webhooks.html", account=account, url=webhook_url(), all_events=ALL_EVENTS, recommended=RECOMMENDED_EVENTS)

@@ -1,23 +1,20 @@
-"""Admin pages of the customer import (Sequence document): the import tool over the companies of
+"""Admin pages of the customer import: the import tool over the companies of
 closed-won deals, and the billwerk customers with their HubSpot links."""
 from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 
-from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError
-from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.ids import is_id
 from backend.jobs.runs import start_run
-from backend.flows.linking import link_company, unlink_company
+from backend.flows.customer_import import recheck_candidate
+from backend.flows.linking import customer_page, link_company, search_companies, unlink_company
 from backend.mapping.problems import record_url
 from backend.models import CustomerLink, ImportCandidate, SyncRun
-from backend.web.admin import NAV_ITEMS, bp, login_required
+from backend.web.admin import bp, login_required
 
-NAV_ITEMS.insert(1, ("admin.import_tool", "Import customers"))
-NAV_ITEMS.insert(2, ("admin.customers", "Customers"))
 PAGE_SIZE = 100
 
 
@@ -88,27 +85,13 @@ def import_run():
 @login_required
 def import_reload(company_id: str):
     """Check one company again after it was fixed in HubSpot (nothing is imported)."""
-    from backend.flows.customer_import import scan_candidates
-    from backend.flows.records import read_records
-
-    row = db.session.execute(db.select(ImportCandidate).where(ImportCandidate.portal_id == g.portal.id,
-                                                              ImportCandidate.hubspot_company_id == company_id)).scalar_one_or_none()
-    if row is None:
-        flash("That company is not in the list; scan again.", "error")
-        return redirect(url_for("admin.import_tool"))
     try:
-        items = read_records(HubSpotClient(g.portal), {company_id: (row.hubspot_deal_id, row.hubspot_contact_id)})
+        category, message = recheck_candidate(g.portal, company_id)
     except ApiError as exc:
-        flash(f"HubSpot did not answer: {exc.message}", "error")
+        category, message = "error", f"HubSpot did not answer: {exc.message}"
+    flash(message, category)
+    if category == "error":
         return redirect(url_for("admin.import_tool"))
-    if not items:
-        db.session.delete(row)
-        db.session.commit()
-        flash(f"Company {company_id} no longer exists in HubSpot; removed from the list.", "info")
-    else:
-        scan_candidates(g.portal, g.portal.billwerk_account, items)
-        db.session.refresh(row)
-        flash(f"{row.company_name or company_id}: {'ready to import' if row.status == 'ready' else row.status}.", "success")
     return redirect(request.referrer if (request.referrer or "").startswith(request.host_url) else url_for("admin.import_tool"))
 
 
@@ -121,15 +104,11 @@ def customers():
     entity = account.entity(request.args.get("entity") or None) or account.root_entity
     cursor = request.args.get("from") or None
     try:
-        page = client_for(account, entity.entity_id).call("GET", "/customers", params={"take": PAGE_SIZE + 1, **({"from": cursor} if cursor else {})}) or []
+        page, next_cursor = customer_page(account, entity.entity_id, cursor, PAGE_SIZE)
     except ApiError as exc:
         flash(f"billwerk did not answer: {exc.message}", "error")
-        page = []
-    next_cursor = page[PAGE_SIZE]["Id"] if len(page) > PAGE_SIZE else None
-    page = page[:PAGE_SIZE]
-    links = {l.billwerk_customer_id: l for l in db.session.execute(db.select(CustomerLink).where(
-        CustomerLink.portal_id == g.portal.id, CustomerLink.entity_id == entity.entity_id,
-        CustomerLink.billwerk_customer_id.in_([c["Id"] for c in page]))).scalars()}
+        page, next_cursor = [], None
+    links = CustomerLink.by_customer(g.portal.id, entity.entity_id, [c["Id"] for c in page])
     settings = current_app.config["HUBWERK"]
     return render_template("customers.html", account=account, entity=entity, customers=page, links=links, next_cursor=next_cursor,
                            company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid))
@@ -151,9 +130,7 @@ def customer_link(customer_id: str):
     results = []
     if q:
         try:
-            page = next(HubSpotClient(g.portal).search("companies", [], ["name", "city", "country", "billwerk_customer_id"],
-                                                       limit=20, query=q, on_cap="stop"), None)
-            results = page.results if page else []
+            results = search_companies(g.portal, q)
         except ApiError as exc:
             flash(f"HubSpot search failed: {exc.message}", "error")
     settings = current_app.config["HUBWERK"]

@@ -20,7 +20,7 @@ import time
 
 from flask import Flask, g, request
 
-from . import auth, catalog, contracts, control, customers, invoices, orders, webhooks
+from . import auth, catalog, contracts, control, custom_fields, customers, invoices, orders, webhooks
 from .errors import ApiError, json_response, register_error_handlers
 
 
@@ -57,7 +57,7 @@ def create_app(sb) -> Flask:
     app.extensions["billwerk_sandbox"] = sb
     app.wsgi_app = _NormalizePath(app.wsgi_app)
     register_error_handlers(app)
-    for module in (auth, customers, contracts, orders, catalog, invoices, webhooks, control):
+    for module in (auth, customers, contracts, orders, catalog, invoices, webhooks, custom_fields, control):
         app.register_blueprint(module.bp)
 
     @app.before_request

@@ -207,7 +207,7 @@ def patch_contract(id_):
     body = read_json()
     changes = {}
     if "CustomFields" in body:
-        changes["CustomFields"] = validate_custom_fields(body["CustomFields"])
+        changes["CustomFields"] = validate_custom_fields(body["CustomFields"], obj="Contract")
     for f in ("ExternalId", "Notes"):
         if f in body:
             if body[f] is not None and not isinstance(body[f], str):

@@ -15,6 +15,7 @@
 | POST `/_sandbox/webhooks` | `{"url", "events", "username", "password", "client_id", "entity_id"}` | register (with Basic auth) |
 | POST `/_sandbox/webhooks/flush` | `{"timeout": 5}` | wait for deliveries |
 | GET `/_sandbox/deliveries` | — | delivery log |
+| GET / POST / DELETE `/_sandbox/custom-fields` | `{"object": "customer" or "contract", "key", "label", "type": "String", "Number", "Boolean" or "Date", "client_id"?}` (DELETE: `object`, `key`) | the account's custom-field catalogue |
 | POST `/_sandbox/reset` | — | forget everything |
 """
 from __future__ import annotations
@@ -160,3 +161,27 @@ def deliveries():
 def reset():
     sandbox().reset()
     return "", 204
+
+
+@bp.get("/custom-fields")
+def custom_fields():
+    return json_response(_call(sandbox().custom_field_definitions, request.args.get("client_id")))
+
+
+@bp.post("/custom-fields")
+def define_custom_field():
+    b = _body()
+    if not b.get("object") or not b.get("key"):
+        raise ApiError(400, 'object ("customer" or "contract") and key are required.')
+    return json_response(_call(sandbox().define_custom_field, b["object"], b["key"], b.get("label"),
+                               b.get("type", "String"), b.get("client_id")), 201)
+
+
+@bp.delete("/custom-fields")
+def remove_custom_field():
+    b = _body()
+    if not b.get("object") or not b.get("key"):
+        raise ApiError(400, 'object ("customer" or "contract") and key are required.')
+    if not _call(sandbox().remove_custom_field, b["object"], b["key"], b.get("client_id")):
+        raise ApiError(404, f"No {b['object']} custom field {b['key']!r}.")
+    return json_response({"removed": b["key"]})

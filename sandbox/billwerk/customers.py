@@ -20,7 +20,7 @@ import re
 
 from flask import Blueprint
 
-from . import paging
+from . import custom_fields, paging
 from .common import check_if_match, entity_id, etag_of, list_response, object_response, read_json, sandbox
 from .errors import ApiError, invalid, not_found
 from .formats import ISO_COUNTRIES, fmt_ts
@@ -61,7 +61,9 @@ def _country(value, field: str):
     return value.upper()
 
 
-def validate_custom_fields(value, field: str = "CustomFields") -> dict:
+def validate_custom_fields(value, field: str = "CustomFields", obj: str | None = None) -> dict:
+    """Flat, and every key defined in the account's catalogue for ``obj`` (``Customer`` or
+    ``Contract``; by default ``Contract`` for ``ContractCustomFields``, else ``Customer``)."""
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -69,6 +71,7 @@ def validate_custom_fields(value, field: str = "CustomFields") -> dict:
     for k, v in value.items():
         if isinstance(v, (dict, list)):
             raise invalid(f"{field}.{k} must be a string, number or boolean (custom fields are flat).")
+    custom_fields.check(value, obj or ("Contract" if field.endswith("ContractCustomFields") else "Customer"), field)
     return dict(value)
 
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 
-from . import catalog, events, seed as seeding, webhooks
+from . import catalog, custom_fields, events, seed as seeding, webhooks
 from .app import create_app
 from .faults import FaultInjector
 from .ratelimit import RateLimiter
@@ -42,6 +42,8 @@ class Settings:
     default_account: bool = True
     default_client_id: str = DEFAULT_CLIENT_ID
     default_client_secret: str = DEFAULT_CLIENT_SECRET
+    #: serve ``GET /api/v1/CustomFields``; off, it answers 404 as an API without such a listing would
+    custom_fields_listable: bool = True
 
 
 class BillwerkSandbox:
@@ -106,8 +108,26 @@ class BillwerkSandbox:
                 currency = spec.get("currency") or {"GB": "GBP", "CH": "CHF", "US": "USD"}.get(country, "EUR")
                 made.append(Entity(eid, spec.get("name") or f"Entity {eid[-4:]}",
                                    spec.get("public_api_key") or self.store.new_id(), country, currency))
-            self.store.accounts[client_id] = Account(client_id, client_secret, made)
+            self.store.accounts[client_id] = Account(client_id, client_secret, made,
+                                                     custom_fields.default_catalogue())
             return self.account_info(client_id)
+
+    def define_custom_field(self, object: str, key: str, label: str | None = None, type: str = "String",
+                            client_id: str | None = None) -> dict:
+        """Define (or redefine) a customer or contract custom field of one account."""
+        with self.store.lock:
+            account = self.store.accounts[client_id or self.settings.default_client_id]
+            return custom_fields.define(account.custom_fields, object, key, label, type)
+
+    def remove_custom_field(self, object: str, key: str, client_id: str | None = None) -> bool:
+        with self.store.lock:
+            account = self.store.accounts[client_id or self.settings.default_client_id]
+            return account.custom_fields.get(custom_fields.normalize_object(object), {}).pop(key, None) is not None
+
+    def custom_field_definitions(self, client_id: str | None = None) -> list[dict]:
+        with self.store.lock:
+            account = self.store.accounts[client_id or self.settings.default_client_id]
+            return [dict(d) for obj in custom_fields.OBJECTS for d in account.custom_fields.get(obj, {}).values()]
 
     def account_info(self, client_id: str) -> dict:
         acc = self.store.accounts[client_id]

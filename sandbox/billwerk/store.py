@@ -44,6 +44,8 @@ class Account:
     client_id: str
     client_secret: str
     entities: list[Entity] = field(default_factory=list)
+    #: ``{"Customer": {key: definition}, "Contract": {...}}`` (see custom_fields.py)
+    custom_fields: dict = field(default_factory=dict)
 
     @property
     def root(self) -> Entity:

@@ -6,12 +6,12 @@ from billwerk_helpers import UK, first, new_customer_body, signup, signup_varian
 
 def test_create_get_and_derived_fields(api):
     r = api.post("customers", new_customer_body(VatId="DE123", Locale="de-DE", Language="de",
-                                                CustomFields={"hubspot_id": "123", "score": 5, "vip": True}))
+                                                CustomFields={"segment": "123", "crmRating": 5, "newsletter": True}))
     assert r.status_code == 201 and r.headers.get("ETag")
     c = r.json()
     assert c["CustomerName"] == "ACME Inc." and c["CustomerSubName"] == "John Doe"
     assert c["CustomerType"] == "Business" and c["DefaultBearerMedium"] == "Email" and c["Hidden"] is False
-    assert c["CustomFields"] == {"hubspot_id": "123", "score": 5, "vip": True}
+    assert c["CustomFields"] == {"segment": "123", "crmRating": 5, "newsletter": True}
     got = api.get(f"customers/{c['Id']}")
     assert got.json() == c and got.headers["ETag"] == r.headers["ETag"]
     person = api.post("customers", {"FirstName": "Eva", "LastName": "Lang"}).json()
@@ -68,12 +68,12 @@ def test_bad_json_is_400(api):
 
 
 def test_put_replaces_patch_merges(api):
-    c = api.post("customers", new_customer_body(PhoneNumber="+49 1", CustomFields={"a": "1", "b": "2"})).json()
-    r = api.patch(f"customers/{c['Id']}", {"Address": {"City": "Hamburg"}, "CustomFields": {"b": "3"}})
+    c = api.post("customers", new_customer_body(PhoneNumber="+49 1", CustomFields={"segment": "1", "crmRating": 2})).json()
+    r = api.patch(f"customers/{c['Id']}", {"Address": {"City": "Hamburg"}, "CustomFields": {"crmRating": 3}})
     assert r.status_code == 200
     p = r.json()
     assert p["Address"]["City"] == "Hamburg" and p["Address"]["Street"] == "Zschopauer Straße"
-    assert p["CustomFields"] == {"a": "1", "b": "3"} and p["PhoneNumber"] == "+49 1"
+    assert p["CustomFields"] == {"segment": "1", "crmRating": 3} and p["PhoneNumber"] == "+49 1"
     r = api.put(f"customers/{c['Id']}", {"CompanyName": "New Name", "Address": {"Country": "AT"}})
     q = r.json()
     assert q["CompanyName"] == "New Name" and "PhoneNumber" not in q and "FirstName" not in q
@@ -116,12 +116,12 @@ def test_contract_fields_and_patch(seeded, api):
                   "PaymentProvider", "PaymentMethod", "EscalationSuspended", "CurrentPhase", "Phases",
                   "PlanVariantId", "ComponentSubscriptions", "CustomFields", "CustomerId"):
         assert field in contract, field
-    r = api.patch(f"contracts/{contract['Id']}", {"CustomFields": {"deal": "D-1"}, "ExternalId": "hs-deal-1",
+    r = api.patch(f"contracts/{contract['Id']}", {"CustomFields": {"salesRep": "D-1"}, "ExternalId": "hs-deal-1",
                                                   "Notes": "hello", "OnAccountDueAfter": {"Unit": "Day", "Quantity": 30},
                                                   "PlanVariantId": "ignored"})
     assert r.status_code == 200, r.text
     got = api.get(f"contracts/{contract['Id']}").json()
-    assert got["CustomFields"] == {**contract["CustomFields"], "deal": "D-1"}
+    assert got["CustomFields"] == {**contract["CustomFields"], "salesRep": "D-1"}
     assert (got["ExternalId"], got["Notes"], got["OnAccountDueAfter"]) == ("hs-deal-1", "hello", {"Unit": "Day", "Quantity": 30})
     assert got["PlanVariantId"] == contract["PlanVariantId"]
     assert api.patch(f"contracts/{contract['Id']}", {"OnAccountDueAfter": {"Unit": "Day", "Quantity": -1}}).status_code == 422

@@ -14,7 +14,7 @@ def test_signup_new_customer(seeded, api):
     variant = signup_variant(api)
     seats = components_of(api, variant["PlanGroupId"], "QuantityBased")[0]
     support = components_of(api, variant["PlanGroupId"], "OnOff")[0]
-    body = {"Customer": new_customer_body(), "ContractCustomFields": {"deal_id": "D-42"},
+    body = {"Customer": new_customer_body(), "ContractCustomFields": {"salesRep": "D-42"},
             "OnAccountDueAfter": {"Unit": "Day", "Quantity": 21},
             "Cart": {"PlanVariantId": variant["Id"], "ComponentSubscriptions": [
                 {"ComponentId": seats["Id"], "Quantity": 3}, {"ComponentId": support["Id"], "Quantity": 7}]}}
@@ -32,7 +32,7 @@ def test_signup_new_customer(seeded, api):
     contract = api.post(f"Orders/{order['Id']}/commit", {}).json()
     assert contract["Id"] == order["ContractId"] and contract["CustomerId"] == order["CustomerId"]
     assert contract["PlanVariantId"] == variant["Id"] and contract["LifecycleStatus"] == "Active"
-    assert contract["CustomFields"] == {"deal_id": "D-42"}
+    assert contract["CustomFields"] == {"salesRep": "D-42"}
     assert contract["OnAccountDueAfter"] == {"Unit": "Day", "Quantity": 21}
     assert contract["Balance"] == -order["TotalGross"] and contract["PaymentMethod"] == "InvoicePayment"
     assert len(contract["ComponentSubscriptions"]) == 2

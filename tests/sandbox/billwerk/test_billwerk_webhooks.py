@@ -46,7 +46,7 @@ def test_actions_emit_their_events(seeded, api, receiver):
     cid = contract["CustomerId"]
     api.put(f"customers/{cid}", new_customer_body())
     api.patch(f"customers/{cid}", {"Notes": "x"})
-    api.patch(f"contracts/{contract['Id']}", {"CustomFields": {"a": 1}})
+    api.patch(f"contracts/{contract['Id']}", {"CustomFields": {"seatsCommitted": 1}})
     api.post(f"contracts/{contract['Id']}/end", {"EndDate": "2031-01-01"})
     assert seeded.flush_webhooks(5)
     assert [p["Event"] for p in receiver.payloads()][len(SIGNUP):] == [

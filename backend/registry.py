@@ -13,7 +13,8 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 """
 from __future__ import annotations
 
-from backend.flows import billwerk_events, catalog_sync, customer_import, hubspot_events, probe, workflow_actions
+from backend.flows import (billwerk_events, catalog_sync, custom_fields, customer_import, hubspot_events, probe,
+                           workflow_actions)
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -25,6 +26,7 @@ FLOWS = {
     "import_company": customer_import.import_company,
     "scan_import_candidates": customer_import.scan_import_candidates,
     "import_customers": customer_import.import_customers,
+    custom_fields.FLOW: custom_fields.sync_custom_fields,
 }
 
 INBOX_HANDLERS = {
@@ -42,6 +44,7 @@ SCHEDULE = [
     (runs.retry_failed_runs, "low", {"interval": 300}),
     (runs.recover_stuck_runs, "low", {"interval": 600}),
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
+    (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),
 ]
 
 

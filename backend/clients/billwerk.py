@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
-from backend.clients.base import (DEFAULT_TIMEOUT, ApiError, AuthError, BaseClient, ParsedError, response_json)
+from backend.clients.base import (DEFAULT_TIMEOUT, ApiError, AuthError, BaseClient, NotFound, ParsedError, response_json)
 from backend.errors import HubwerkError
 
 ENTITY_HEADER = "X-SELECTED-LEGAL-ENTITY-ID"
@@ -319,6 +319,14 @@ class BillwerkClient(BaseClient):
         """Execute the order → the contract. Not retried after a 5xx (a second commit is refused)."""
         body = {"PaymentMethod": payment_method} if payment_method else {}
         return self.call("POST", f"/orders/{_id(order_id)}/commit", json=body, idempotent=False)
+
+    def custom_field_definitions(self) -> list[dict] | None:
+        """The account's custom-field definitions (``Key``, ``Label``, ``Type``, ``Object``), or ``None``
+        where billwerk offers no such listing (404): then a field is checked by an order preview."""
+        try:
+            return list(self.call("GET", "/customfields") or [])
+        except NotFound:
+            return None
 
     def get_order(self, order_id: str) -> dict:
         return self.call("GET", f"/orders/{_id(order_id)}")

@@ -35,3 +35,20 @@ class CustomFieldMapping(db.Model):
     billwerk_field: Mapped[str] = mapped_column(String(100))
     billwerk_type: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomFieldState(db.Model):
+    """What billwerk was last given for one record's mapped custom fields (a hash of the values), so
+    an unchanged record costs no billwerk call; ``hubspot_id`` ``*`` holds the change-search cursor."""
+
+    __tablename__ = "custom_field_states"
+    __table_args__ = (UniqueConstraint("portal_id", "object", "hubspot_id", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    portal_id: Mapped[int] = mapped_column(ForeignKey("portals.id", ondelete="CASCADE"))
+    object: Mapped[str] = mapped_column(String(16))
+    hubspot_id: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    values_hash: Mapped[str] = mapped_column(String(64), default="")
+    modified_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -91,6 +91,9 @@ DEAL = (
     PropertySpec("billwerk_end_date", "billwerk end date", "date"),
     PropertySpec("billwerk_payment_escalated", "billwerk payment escalated", "bool", "Set by PaymentEscalated, cleared by PaymentEscalationReset."),
     _s("billwerk_last_invoice_id", "billwerk last invoice ID"),
+    PropertySpec("billwerk_contract_update_status", "Updated contract in Billwerk", "enumeration",
+                 "Whether the mapped custom fields of this deal reached its billwerk contract.", options=_UPDATE_STATUS),
+    _s("billwerk_contract_update_message", "billwerk contract update message", "Why the contract update failed.", textarea=True),
 )
 
 COMPANY = (

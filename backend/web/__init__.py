@@ -6,7 +6,7 @@ from flask import Flask
 
 def register_web(app: Flask) -> None:
     from backend.extensions import csrf
-    from backend.web import admin, admin_customers, cards, errors, health, oauth, requests_log, webhooks, workflow_actions  # noqa: F401
+    from backend.web import admin, admin_custom_fields, admin_customers, cards, errors, health, oauth, requests_log, webhooks, workflow_actions  # noqa: F401
 
     requests_log.init_app(app)
     errors.init_app(app)

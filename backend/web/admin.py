@@ -22,6 +22,7 @@ NAV_ITEMS = [
     ("admin.webhooks", "Webhooks"),
     ("admin.sync_runs", "Sync runs"),
     ("admin.products", "Products"),
+    ("admin.custom_mappings", "Custom mappings"),
 ]
 
 

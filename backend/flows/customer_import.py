@@ -25,7 +25,10 @@ from backend.errors import FlowError, Skip
 from backend.extensions import db
 from backend.flows.context import portal_context
 from backend.flows.locks import company_lock
-from backend.flows.records import DEAL_PROPERTIES, Prepared, associated, closed_won_deals, gather_for_deals, primary_or_first, read_records
+from backend.flows.custom_fields import customer_custom_fields, remember_sent
+from backend.flows.records import (DEAL_PROPERTIES, Prepared, associated, closed_won_deals, gather_for_deals, primary_or_first,
+                                   properties_by_id, read_records)
+from backend.setup.custom_fields import mapped_properties
 from backend.jobs.runs import report_progress
 from backend.mapping.customer import build_customer, validate_customer
 from backend.mapping.problems import Problem, problems_text
@@ -86,6 +89,7 @@ def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotCl
         found = client_for(account, entity_id).find_customer_by_external_id(external_id)
         return found["Id"] if found else None
 
+    _read_mapped_company_properties(portal, hubspot, items)
     try:
         for done, item in enumerate(items, start=1):
             cid = item.company_id
@@ -114,6 +118,16 @@ def import_prepared(portal: Portal, account: BillwerkAccount, hubspot: HubSpotCl
     return outcome
 
 
+def _read_mapped_company_properties(portal: Portal, hubspot: HubSpotClient, items: list[Prepared]) -> None:
+    """Company properties mapped to billwerk custom fields, read for all companies at once (100 a call)."""
+    mapped = [p for p in mapped_properties(portal.id, "company") if any(p not in item.company for item in items)]
+    if not mapped or not items:
+        return
+    found = properties_by_id(hubspot, "companies", [item.company_id for item in items], mapped)
+    for item in items:
+        item.company.update({k: v for k, v in (found.get(item.company_id) or {}).items() if k in mapped})
+
+
 def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcome, lookup) -> None:
     cid = item.company_id
     link = CustomerLink.for_company(portal.id, cid, entity_id)
@@ -127,6 +141,12 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
         log.info("flow.import.invalid_address", extra={"hub_id": portal.hub_id, "company_id": cid, "problems": len(problems)})
         return
     payload = build_customer(item.company, item.contact, company_id=cid)
+    custom, custom_problems = customer_custom_fields(portal.id, entity_id, item.company)
+    if custom_problems:
+        outcome.problems[cid] = [Problem(p.hubspot_property, p.message, "company", cid) for p in custom_problems]
+        return
+    if custom:
+        payload["CustomFields"] = custom
     external_id = payload["ExternalCustomerId"]
     billwerk = client_for(account, entity_id)
     try:
@@ -162,6 +182,9 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
                                          "company", cid)]
         return
     outcome.customer_ids[cid] = customer_id
+    if custom:
+        remember_sent(portal.id, "company", cid, entity_id, custom)
+        db.session.commit()
     log.info("flow.import.customer_linked", extra={"hub_id": portal.hub_id, "company_id": cid, "customer_id": customer_id})
 
 

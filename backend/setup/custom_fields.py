@@ -82,16 +82,25 @@ def hubspot_candidates(portal: Portal, obj: str) -> list[HubSpotCandidate]:
     return sorted(out, key=lambda c: c.label.lower())
 
 
-def billwerk_fields(portal: Portal, entity_id: str | None, obj: str) -> list[BillwerkField] | None:
-    """The entity's custom fields for the object as billwerk lists them; ``None`` where it cannot."""
-    _, billwerk_object = _object(obj)
+def billwerk_fields_by_object(portal: Portal, entity_id: str | None) -> dict[str, list[BillwerkField]] | None:
+    """The entity's custom fields per mapping object (one billwerk call); ``None`` where billwerk cannot list them."""
     account = _account(portal)
     definitions = client_for(account, _entity_id(account, entity_id)).custom_field_definitions()
     if definitions is None:
         return None
-    return sorted((BillwerkField(d["Key"], d.get("Label") or d["Key"], d.get("Type"))
-                   for d in definitions if str(d.get("Object", "")).lower() == billwerk_object.lower()),
-                  key=lambda f: f.key.lower())
+    out: dict[str, list[BillwerkField]] = {}
+    for obj, (_, billwerk_object) in OBJECTS.items():
+        out[obj] = sorted((BillwerkField(d["Key"], d.get("Label") or d["Key"], d.get("Type"))
+                           for d in definitions if str(d.get("Object", "")).lower() == billwerk_object.lower()),
+                          key=lambda f: f.key.lower())
+    return out
+
+
+def billwerk_fields(portal: Portal, entity_id: str | None, obj: str) -> list[BillwerkField] | None:
+    """The entity's custom fields for the object as billwerk lists them; ``None`` where it cannot."""
+    _object(obj)
+    by_object = billwerk_fields_by_object(portal, entity_id)
+    return None if by_object is None else by_object[obj]
 
 
 _SAMPLES = {"number": 1, "bool": True, "date": None, "datetime": None}

@@ -19,16 +19,15 @@ def _options(account) -> dict:
             offer["hubspot"][obj] = []
             offer["problems"].append(f"HubSpot {obj} properties could not be read: {exc.message}")
     for entity in account.entities:
-        for obj in mappings.OBJECTS:
-            try:
-                fields = mappings.billwerk_fields(g.portal, entity.entity_id, obj)
-            except HubwerkError as exc:
-                offer["problems"].append(f"billwerk fields of {entity.name} could not be read: {exc.message}")
-                break
-            if fields is None:
-                offer["unlisted"].append(entity.name)
-                break
-            offer["billwerk"].extend((entity, obj, f) for f in fields)
+        try:
+            by_object = mappings.billwerk_fields_by_object(g.portal, entity.entity_id)
+        except HubwerkError as exc:
+            offer["problems"].append(f"billwerk fields of {entity.name} could not be read: {exc.message}")
+            continue
+        if by_object is None:
+            offer["unlisted"].append(entity.name)
+            continue
+        offer["billwerk"].extend((entity, obj, f) for obj, fields in by_object.items() for f in fields)
     return offer
 
 

@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     """Build the app from ``settings`` (default: the environment) and optional Flask config overrides."""
     from backend import crypto, models, registry  # noqa: F401  (models register their tables)
     from backend.cli import register_cli
+    from backend.cli_custom_fields import custom_fields
     from backend.db_setup import check_database, engine_options
     from backend.extensions import csrf, db, migrate
     from backend.logs import configure_logging
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     registry.register()
     register_web(app)
     register_cli(app)
+    app.cli.add_command(custom_fields)
     if settings.forwarded_proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -51,9 +51,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(connect_billwerk)
     app.cli.add_command(import_customers)
     app.cli.add_command(sync_products)
-    from backend.cli_custom_fields import custom_fields
-
-    app.cli.add_command(custom_fields)
 
 
 @click.command("worker")

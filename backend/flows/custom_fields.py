@@ -95,13 +95,9 @@ def _targets(portal: Portal, obj: str, hubspot_id: str) -> list[tuple[str, str]]
     """(entity id, billwerk id) the record's custom fields go to: the deal's current contract, or every
     customer the company is linked to (one per entity)."""
     if obj == "deal":
-        link = db.session.execute(db.select(ContractLink).where(
-            ContractLink.portal_id == portal.id, ContractLink.hubspot_deal_id == hubspot_id,
-            ContractLink.sync_stopped.is_(False))).scalar_one_or_none()
-        return [(link.entity_id, link.billwerk_contract_id)] if link else []
-    links = db.session.execute(db.select(CustomerLink).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == hubspot_id)).scalars()
-    return [(link.entity_id, link.billwerk_customer_id) for link in links]
+        link = ContractLink.for_deal(portal.id, hubspot_id)
+        return [(link.entity_id, link.billwerk_contract_id)] if link and not link.sync_stopped else []
+    return [(link.entity_id, link.billwerk_customer_id) for link in CustomerLink.all_for_company(portal.id, hubspot_id)]
 
 
 def _write_to_billwerk(client, obj: str, billwerk_id: str, values: dict) -> None:

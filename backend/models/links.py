@@ -41,6 +41,12 @@ class CustomerLink(db.Model):
         return db.session.execute(query.order_by(cls.id).limit(1)).scalar_one_or_none()
 
     @classmethod
+    def all_for_company(cls, portal_id: int, company_id: str) -> "list[CustomerLink]":
+        """The company's links in every entity."""
+        return list(db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.hubspot_company_id == str(company_id))
+                                       .order_by(cls.id)).scalars())
+
+    @classmethod
     def for_customer(cls, portal_id: int, entity_id: str, customer_id: str) -> "CustomerLink | None":
         return db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.entity_id == entity_id,
                                                        cls.billwerk_customer_id == customer_id)).scalar_one_or_none()

@@ -39,7 +39,9 @@ Choices where the reference is silent ([NF]/[I]):
   the real code is [NF]).
 * Proration (see :mod:`.pricing`): a signup ``StartDate`` inside a billing period of a
   month-aligned plan variant, and an up/downgrade ``ChangeDate`` inside the contract's current
-  period, prorate the recurring lines of the first invoice. Upgrades are not invoiced at commit.
+  period, prorate the recurring lines of the first invoice. An upgrade with
+  ``TriggerInterimBilling`` that takes effect now is invoiced at commit (``InvoiceCreated``; the
+  balance of an on-account contract moves); otherwise its difference waits for the next bill.
   A signup commit bills the first period and creates an invoice when its gross total is not zero.
 * ``OnAccountDueAfter {Unit, Quantity}`` on the order (top level) sets the contract's
   individual term of payment ([I]); ``ContractCustomFields`` become the contract's
@@ -532,11 +534,27 @@ def _commit_upgrade(sb, order: dict) -> dict:
         contract["CustomFields"] = {**(contract.get("CustomFields") or {}), **order["ContractCustomFields"]}
     if order.get("OnAccountDueAfter"):
         contract["OnAccountDueAfter"] = order["OnAccountDueAfter"]
+    invoice = _bill_upgrade(sb, order, contract, when)
     store.touch(contract)
     change = record_change(sb, contract, "Upgrade", before, order_id=order["Id"], change_date=when, new_variant=variant)
     order["Status"] = "Completed"
     store.touch(order)
+    ids = {"ContractId": contract["Id"], "CustomerId": contract["CustomerId"]}
     emit_changed(sb, contract, change)
-    emit(sb, "OrderSucceeded", contract["_entity"], ContractId=contract["Id"], OrderId=order["Id"],
-         CustomerId=contract["CustomerId"])
+    emit(sb, "OrderSucceeded", contract["_entity"], OrderId=order["Id"], **ids)
+    if invoice is not None:
+        emit(sb, "InvoiceCreated", contract["_entity"], InvoiceId=invoice["Id"], **ids)
     return contract
+
+
+def _bill_upgrade(sb, order: dict, contract: dict, when: str):
+    """An upgrade with ``TriggerInterimBilling`` that takes effect now bills the prorated difference at
+    once (invoice, balance); otherwise the difference is billed with the contract's next regular bill."""
+    totals = order["_totals"]
+    if not order.get("TriggerInterimBilling") or totals["TotalGross"] == 0 or when > fmt_ts(sb.now()):
+        return None
+    customer = sb.store.tables["customers"][contract["CustomerId"]]
+    invoice = create_invoice(sb, contract, customer, order["_lines"], totals)
+    if contract.get("PaymentBearer") is None:
+        contract["Balance"] = money((contract.get("Balance") or 0.0) - totals["TotalGross"])
+    return invoice

@@ -220,3 +220,34 @@ def test_orders_list_and_delete(seeded, api):
     assert api.delete(f"orders/{o2['Id']}").status_code == 409
     assert api.delete(f"orders/{o1['Id']}").status_code == 204
     assert api.get(f"orders/{o1['Id']}").status_code == 404
+
+
+def test_an_upgrade_with_interim_billing_bills_at_once(seeded, api, receiver):
+    seeded.register_webhook(receiver.url, ["InvoiceCreated", "OrderSucceeded", "ContractChanged"])
+    variant = signup_variant(api)
+    seats = components_of(api, variant["PlanGroupId"], "QuantityBased")[0]
+    _, contract = signup(api, variant)
+    invoices_before = len(api.get("invoices", params={"contractId": contract["Id"]}).json())
+    balance_before = api.get(f"contracts/{contract['Id']}").json()["Balance"]
+    assert seeded.flush_webhooks(5)
+    receiver.hits.clear()
+
+    # Without interim billing the difference waits for the next regular bill.
+    quiet = api.post("Orders", {"ContractId": contract["Id"],
+                                "Cart": {"ComponentSubscriptions": [{"ComponentId": seats["Id"], "Quantity": 2}]}}).json()
+    api.post(f"Orders/{quiet['Id']}/commit", {})
+    assert len(api.get("invoices", params={"contractId": contract["Id"]}).json()) == invoices_before
+
+    billed = api.post("Orders", {"ContractId": contract["Id"], "TriggerInterimBilling": True,
+                                 "Cart": {"ComponentSubscriptions": [{"ComponentId": seats["Id"], "Quantity": 3}]}}).json()
+    assert billed["TotalGross"] > 0
+    api.post(f"Orders/{billed['Id']}/commit", {})
+    invoices = api.get("invoices", params={"contractId": contract["Id"]}).json()
+    assert len(invoices) == invoices_before + 1 and invoices[-1]["TotalGross"] == billed["TotalGross"]
+    after = api.get(f"contracts/{contract['Id']}").json()
+    assert round(after["Balance"], 2) == round(balance_before - billed["TotalGross"], 2)   # on account
+    assert seeded.flush_webhooks(5)
+    events = [p["Event"] for p in receiver.payloads()]
+    assert events.count("InvoiceCreated") == 1 and events.count("OrderSucceeded") == 2
+    created = first(receiver.payloads(), Event="InvoiceCreated")
+    assert created["InvoiceId"] == invoices[-1]["Id"] and created["ContractId"] == contract["Id"]

@@ -14,7 +14,7 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 from __future__ import annotations
 
 from backend.flows import (billwerk_events, catalog_sync, custom_fields, customer_import, hubspot_events, probe,
-                           workflow_actions)
+                           upgrade_deals, workflow_actions)
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -27,6 +27,7 @@ FLOWS = {
     "scan_import_candidates": customer_import.scan_import_candidates,
     "import_customers": customer_import.import_customers,
     custom_fields.FLOW: custom_fields.sync_custom_fields,
+    upgrade_deals.FLOW: upgrade_deals.create_upgrade_deal,
 }
 
 INBOX_HANDLERS = {

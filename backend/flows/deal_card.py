@@ -62,6 +62,8 @@ def deal_payload(portal: Portal, deal_id: str) -> dict:
 # execute-upgrade, replay), each a row naming its flow.
 ACTIONS: dict[str, CardAction | RunFlow] = {
     "refresh": REFRESH,
+    "create-upgrade-deal": RunFlow("create_upgrade_deal", "deal", "Up- / downgrade deal created: open it from this deal's associations",
+                                   skipped="No up- / downgrade deal was created"),
 }
 
 

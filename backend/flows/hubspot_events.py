@@ -43,11 +43,21 @@ def revalidate_company(portal: Portal, event: dict, inbox_id: int) -> bool:
     return True
 
 
+def create_upgrade_deal(portal: Portal, event: dict, inbox_id: int) -> bool:
+    """``billwerk_upgrade_deal`` set to ``create`` (clearing it is the connector's own echo)."""
+    if str(event.get("propertyValue") or "") != "create":
+        return False
+    start_run("create_upgrade_deal", portal_id=portal.id, object_type="deal", object_id=str(event["objectId"]),
+              inbox_event_id=inbox_id)
+    return True
+
+
 # (object type as in the subscription type, the properties, handler). A move into a stage, or a new
 # close date of a closed-won deal, is an import attempt; a change of an address field may have fixed
 # an invalid company.
 PROPERTY_HANDLERS: list[tuple[str, frozenset[str], Handler]] = [
     ("deal", frozenset({"dealstage", "closedate"}), import_for_deal),
+    ("deal", frozenset({"billwerk_upgrade_deal"}), create_upgrade_deal),
     ("company", REVALIDATING_PROPERTIES, revalidate_company),
 ]
 

@@ -53,10 +53,35 @@ def _import_outputs(run: SyncRun) -> dict:
     return {"customer_id": link.billwerk_customer_id} if link is not None else {}
 
 
+def _deal_object(payload: dict, action: str) -> str:
+    obj = payload.get("object") or {}
+    object_id = str(obj.get("objectId", ""))
+    if not is_id(object_id) or str(obj.get("objectType", "")).upper() != "DEAL":
+        raise HubwerkError(f"{action} runs on a deal record.", code="bad_object")
+    return object_id
+
+
+def start_create_upgrade_deal(portal: Portal, payload: dict, delivery: InboxEvent, params: dict) -> SyncRun:
+    return start_run("create_upgrade_deal", portal_id=portal.id, object_type="deal",
+                     object_id=_deal_object(payload, "create-upgrade-deal"), params=params, inbox_event_id=delivery.id,
+                     queue="high", coalesce=False)
+
+
+def _upgrade_deal_done(run: SyncRun) -> str:
+    counts = run.counts or {}
+    return "Up- / downgrade deal created" if counts.get("created") else "The up- / downgrade deal already exists"
+
+
+def _upgrade_deal_outputs(run: SyncRun) -> dict:
+    deal_id = (run.counts or {}).get("deal_id")
+    return {"deal_id": str(deal_id)} if deal_id else {}
+
+
 # The deal side adds its rows here: validate-deal, create-contract, update-customer-from-company,
 # update-customer-from-contact, create-upgrade-deal, execute-upgrade.
 ACTIONS: dict[str, WorkflowAction] = {
     "import-customer": WorkflowAction(start_import_customer, _import_done, _import_outputs),
+    "create-upgrade-deal": WorkflowAction(start_create_upgrade_deal, _upgrade_deal_done, _upgrade_deal_outputs),
 }
 # Runs started before the action name was stored on them were import-customer runs.
 DEFAULT_ACTION = "import-customer"

@@ -8,3 +8,4 @@ from backend.models.inbox import InboxEvent  # noqa: F401
 from backend.models.links import ContractLink, CustomerLink  # noqa: F401
 from backend.models.portal import Portal  # noqa: F401
 from backend.models.sync import SyncRun  # noqa: F401
+from backend.models.upgrades import UpgradeDealLink  # noqa: F401

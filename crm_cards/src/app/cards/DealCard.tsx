@@ -47,6 +47,25 @@ hubspot.extend<'crm.record.tab'>(() => <DealCard />);
 export const POLL_INTERVAL_MS = 3_000;
 /** After this long the card stops asking by itself; Refresh asks again. */
 export const POLL_LIMIT_MS = 5 * 60_000;
+/**
+ * Deal properties whose change (by the rep on the record, or by a flow) changes what the card
+ * shows. `amount` follows the line items, so it also stands for a changed cart.
+ */
+export const WATCHED_PROPERTIES = [
+  'dealstage',
+  'pipeline',
+  'closedate',
+  'amount',
+  'billwerk_deal_type',
+  'billwerk_validation',
+  'billwerk_apply_changes',
+  'billwerk_entity',
+  'billwerk_start_date',
+  'billwerk_payment_term_days',
+  'billwerk_upgrade_deal',
+  'billwerk_contract_id',
+  'billwerk_sync_stopped',
+];
 
 type TagVariant = 'success' | 'danger' | 'warning' | 'info' | 'default';
 
@@ -138,6 +157,41 @@ export const DealCard = ({
   useEffect(() => {
     void load();
   }, [load]);
+
+  // Reloads without the spinner, keeping what the card shows if the backend does not answer.
+  const quietReloading = useRef(false);
+  const reloadQuietly = useRef<() => Promise<void>>(async () => undefined);
+  reloadQuietly.current = async () => {
+    if (quietReloading.current) {
+      return;
+    }
+    quietReloading.current = true;
+    const seq = ++requestSeq.current;
+    try {
+      const payload = await fetchDealCard(objectId);
+      if (mounted.current && seq === requestSeq.current) {
+        setState({ kind: 'ready', payload });
+      }
+    } catch {
+      // the next change or Refresh asks again
+    } finally {
+      quietReloading.current = false;
+    }
+  };
+
+  // HubSpot offers no way to unsubscribe: subscribe once per card.
+  const watching = useRef(false);
+  useEffect(() => {
+    if (watching.current) {
+      return;
+    }
+    watching.current = true;
+    actions.onCrmPropertiesUpdate(WATCHED_PROPERTIES, (_properties, error) => {
+      if (!error && mounted.current) {
+        void reloadQuietly.current();
+      }
+    });
+  }, [actions]);
 
   const busyOnServer = state.kind === 'ready' && state.payload.busy;
 

@@ -14,7 +14,7 @@ import {
 } from '@hubspot/ui-extensions';
 import { createRenderer } from '@hubspot/ui-extensions/testing';
 
-import { DealCard } from '../DealCard';
+import { DealCard, WATCHED_PROPERTIES } from '../DealCard';
 import type { DealCardProps } from '../DealCard';
 import { BACKEND_URL } from '../lib/config';
 import type { DealCardPayload } from '../lib/deal-types';
@@ -269,6 +269,56 @@ describe('DealCard', () => {
       mockBackend({ json: { ...validPayload(), preview: { at: 'x' } } });
       const r = setup();
       await r.waitFor(() => expect(r.find(ErrorState).find(Text).text).toMatch(/does not understand/));
+    });
+  });
+
+  describe('when the record changes', () => {
+    const propertiesChanged = (r: Renderer, error?: { message: string }) => {
+      const [properties, callback] = r.mocks.actions.onCrmPropertiesUpdate.calls[0] as unknown as [
+        string[],
+        (properties: Record<string, string>, error?: { message: string }) => void,
+      ];
+      expect(properties).toEqual(WATCHED_PROPERTIES);
+      callback({ dealstage: 'closedwon' }, error);
+    };
+
+    it('reloads quietly when a watched deal property changes', async () => {
+      let answer: (reply: Reply) => void = () => undefined;
+      const { calls } = mockBackend({ json: draftPayload() }, new Promise<Reply>((resolve) => (answer = resolve)));
+      const r = setup();
+      await waitForStatus(r, 'Not validated yet');
+      expect(r.mocks.actions.onCrmPropertiesUpdate.callCount).toBe(1);
+      expect(WATCHED_PROPERTIES).toEqual(expect.arrayContaining(['dealstage', 'amount', 'billwerk_validation']));
+
+      propertiesChanged(r);
+      // a second change while the reload is on its way asks nothing more
+      propertiesChanged(r);
+      // the card keeps what it shows meanwhile: no spinner
+      expect(r.maybeFind(LoadingSpinner)).toBeNull();
+      expect(statusTag(r).text).toBe('Not validated yet');
+
+      answer({ json: outdatedPayload() });
+      await waitForStatus(r, 'Outdated');
+      expect(calls).toEqual([GET, GET]);
+      expect(r.mocks.actions.onCrmPropertiesUpdate.callCount).toBe(1);
+    });
+
+    it('ignores an update HubSpot reports as failed, and a reload the backend does not answer', async () => {
+      const { calls } = mockBackend(
+        { json: validPayload() },
+        { status: 502, json: { error: 'bad_gateway', message: 'Try again.' } },
+      );
+      const r = setup();
+      await waitForStatus(r, 'Valid');
+
+      propertiesChanged(r, { message: 'could not read the properties' });
+      expect(calls).toEqual([GET]);
+
+      propertiesChanged(r);
+      await r.waitFor(() => expect(calls).toEqual([GET, GET]));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(statusTag(r).text).toBe('Valid');
+      expect(r.maybeFind(ErrorState)).toBeNull();
     });
   });
 

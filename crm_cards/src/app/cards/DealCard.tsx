@@ -131,6 +131,9 @@ export const DealCard = ({
   const mounted = useRef(true);
   // Set while the card waits for a run; when the run ends its properties are on the record.
   const pollingSince = useRef<number | null>(null);
+  // The effects below must not restart when HubSpot hands over a new actions object.
+  const actionsRef = useRef(actions);
+  actionsRef.current = actions;
 
   useEffect(() => {
     mounted.current = true;
@@ -186,12 +189,12 @@ export const DealCard = ({
       return;
     }
     watching.current = true;
-    actions.onCrmPropertiesUpdate(WATCHED_PROPERTIES, (_properties, error) => {
+    actionsRef.current.onCrmPropertiesUpdate(WATCHED_PROPERTIES, (_properties, error) => {
       if (!error && mounted.current) {
         void reloadQuietly.current();
       }
     });
-  }, [actions]);
+  }, []);
 
   const busyOnServer = state.kind === 'ready' && state.payload.busy;
 
@@ -200,7 +203,7 @@ export const DealCard = ({
       if (pollingSince.current !== null) {
         pollingSince.current = null;
         // The run wrote billwerk_* properties on the deal; let the record page show them.
-        actions.refreshObjectProperties();
+        actionsRef.current.refreshObjectProperties();
       }
       return undefined;
     }
@@ -229,7 +232,7 @@ export const DealCard = ({
       });
     }, pollIntervalMs);
     return () => clearTimeout(timer);
-  }, [busyOnServer, pollTick, objectId, pollIntervalMs, pollLimitMs, actions]);
+  }, [busyOnServer, pollTick, objectId, pollIntervalMs, pollLimitMs]);
 
   const post = async (posted: Posting, actionId: string, body: Record<string, string>) => {
     const seq = ++requestSeq.current;

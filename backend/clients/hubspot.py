@@ -20,7 +20,7 @@ import requests
 
 from backend.clients.base import (DEFAULT_TIMEOUT, AuthError, BaseClient, Conflict, RateLimited,
                                   ValidationFailed, response_json)
-from backend.clients.hubspot_auth import HubSpotOAuth, PortalDisconnected, TokenManager, TokenStore, _HubSpotErrors
+from backend.clients.hubspot_auth import HubSpotErrors, HubSpotOAuth, PortalDisconnected, TokenManager, TokenStore
 from backend.clients.hubspot_batch import (SEARCH_RESULT_CAP, BatchError, BatchResult, SearchCapReached, SearchPage,
                                            match_errors, merge_by_id, unique)
 from backend.clients.ratelimit import Limiters, RateLimitTimeout, RedisRateLimiter
@@ -33,7 +33,7 @@ SEARCH_PAGE_MAX = 200
 DEFAULT_SEARCH_RATE = (4, 1.0)   # searches per second per token
 
 
-class HubSpotClient(_HubSpotErrors, BaseClient):
+class HubSpotClient(HubSpotErrors, BaseClient):
     """The HubSpot API for one installed portal.
 
     ``portal`` is a :class:`~backend.models.Portal` or its id. Defaults come from the app

@@ -39,7 +39,7 @@ class PortalDisconnected(AuthError):
     retriable = False
 
 
-class _HubSpotErrors:
+class HubSpotErrors:
     provider = "hubspot"
 
     def parse_error(self, resp: requests.Response, body: Any) -> ParsedError:
@@ -77,7 +77,7 @@ def is_invalid_grant(err: ApiError) -> bool:
         or err.category == "BAD_REFRESH_TOKEN")
 
 
-class HubSpotOAuth(_HubSpotErrors, BaseClient):
+class HubSpotOAuth(HubSpotErrors, BaseClient):
     """The app-level OAuth calls (no portal token). Tokens are never logged: paths that embed
     one are logged as ``…/[redacted]``."""
 

@@ -30,14 +30,17 @@ def _object_id(value: str) -> str:
     return value
 
 
-@bp.get("/<any(companies, deals):kind>/<object_id>")
+KINDS = f"<any({', '.join(CARDS)}):kind>"
+
+
+@bp.get(f"/{KINDS}/<object_id>")
 def card(kind: str, object_id: str):
     portal = _portal()
     payload, _, _ = CARDS[kind]
     return jsonify(payload(portal, _object_id(object_id)))
 
 
-@bp.post("/<any(companies, deals):kind>/<object_id>/<action>")
+@bp.post(f"/{KINDS}/<object_id>/<action>")
 def button(kind: str, object_id: str, action: str):
     _, actions, run = CARDS[kind]
     return _button(kind, object_id, action, tuple(actions), run)

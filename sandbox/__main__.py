@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--closed-won-ratio", type=float, default=0.5)
     parser.add_argument("--catalog-items", type=int, default=60, help="billwerk catalog items per entity (0: none)")
     parser.add_argument("--billwerk-customers", type=int, default=5)
+    parser.add_argument("--no-demo", dest="demo", action="store_false",
+                        help="seed without the quick start's guaranteed problem companies and open demo deal")
     parser.add_argument("--hubspot-webhook-url", help="where HubSpot object events are POSTed (the connector's /api/webhook/hubspot/events)")
     parser.add_argument("--auto-approve", action="store_true", help="skip the consent page of the OAuth install")
     parser.add_argument("--verbose", action="store_true", help="log every request")
@@ -42,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     bw_server = ServerThread(billwerk.app, args.host, args.billwerk_port, poll_interval=0.5).start()
     hubspot.base_url, billwerk.base_url = hs_server.url, bw_server.url
     if args.seed_companies:
-        report = hubspot.seed(companies=args.seed_companies, closed_won_ratio=args.closed_won_ratio)
+        report = hubspot.seed(companies=args.seed_companies, closed_won_ratio=args.closed_won_ratio, demo=args.demo)
         print("HubSpot seeded:", json.dumps({k: v for k, v in report.items() if not k.endswith("_ids")}), flush=True)
+        if report.get("demo_deal_id"):
+            print(f"demo deal {report['demo_deal_id']}: open, its company ready to import (quick start step 5 moves it to closed won)", flush=True)
     if args.catalog_items:
         report = billwerk.seed(catalog_items=args.catalog_items, customers=args.billwerk_customers)
         summary = {entity: {k: len(v) if isinstance(v, list) else v for k, v in counts.items()} for entity, counts in report.items()}

@@ -13,8 +13,32 @@ bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 
 
 def _body() -> dict:
-    data = request.get_json(silent=True)
+    data = request.get_json(force=True, silent=True)
     return data if isinstance(data, dict) else {}
+
+
+def _strict_body(allowed: set[str], shape: str) -> dict:
+    """The JSON object a user-facing route expects, or a 400 that shows the expected shape.
+
+    An edit with a body the route does not understand must not answer 200 and change nothing:
+    ``{"dealstage": "closedwon"}`` sent where ``{"properties": {...}}`` belongs is the classic case.
+    The Content-Type header is not required (``curl -d`` without ``-H`` still works).
+    """
+    raw = request.get_data(as_text=True)
+    if not raw.strip():
+        data = {}
+    else:
+        data = request.get_json(force=True, silent=True)
+        if data is None:
+            raise validation(f"the body is not valid JSON; expected {shape}")
+    if not isinstance(data, dict):
+        raise validation(f"the body must be a JSON object; expected {shape}")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise validation(f"unknown field(s) {', '.join(unknown)}; expected {shape}")
+    if "properties" in allowed and not isinstance(data.get("properties", {}), dict):
+        raise validation(f"properties must be an object of property names to values; expected {shape}")
+    return data
 
 
 def _pid():
@@ -54,10 +78,14 @@ def state():
 
 @bp.route("/state/objects/<otype>", methods=["GET"])
 def state_objects(otype):
+    """Every record of a type; any other query parameter filters on a property (``?dealstage=contractsent``)."""
+    filters = {k: v for k, v in request.args.items() if k not in ("portal_id", "archived")}
     try:
-        return json_response({"results": sandbox().objects(otype, _pid(), request.args.get("archived") == "true")})
+        records = sandbox().objects(otype, _pid(), request.args.get("archived") == "true")
     except ValueError as exc:
         raise validation(str(exc)) from None
+    return json_response({"results": [r for r in records
+                                      if all((r["properties"].get(k) or "") == v for k, v in filters.items())]})
 
 
 @bp.route("/state/objects/<otype>/<oid>", methods=["GET"])
@@ -129,7 +157,8 @@ def get_limits():
 
 @bp.route("/limits", methods=["POST"])
 def limits():
-    body = _body()
+    body = _strict_body({"rate_limit", "rate_window_s", "search_rate_per_s"},
+                        '{"rate_limit": 20, "rate_window_s": 10, "search_rate_per_s": 5} (any of them)')
     return json_response(sandbox().set_limits(**{k: body[k] for k in ("rate_limit", "rate_window_s",
                                                                       "search_rate_per_s") if k in body}))
 
@@ -149,7 +178,7 @@ def settings():
 
 @bp.route("/time", methods=["POST"])
 def advance_time():
-    sandbox().advance_time(float(_body().get("advance_s", 0)))
+    sandbox().advance_time(float(_strict_body({"advance_s"}, '{"advance_s": 3600}').get("advance_s", 0)))
     return json_response({"now": sandbox().store.now()})
 
 
@@ -213,14 +242,19 @@ def _user_call(fn, *args, **kwargs):
 
 @bp.route("/objects/<otype>", methods=["POST"])
 def user_create(otype):
-    body = _body()
+    body = _strict_body({"properties", "associations", "portal_id", "user_id"},
+                        '{"properties": {"name": "ACME GmbH"}, "associations": [...]} (associations optional)')
     return json_response(_user_call(sandbox().user_create, otype, body.get("properties") or {}, _pid(),
                                     body.get("associations"), body.get("user_id")), 201)
 
 
 @bp.route("/objects/<otype>/<oid>", methods=["PATCH"])
 def user_update(otype, oid):
-    body = _body()
+    body = _strict_body({"properties", "portal_id", "user_id"}, '{"properties": {"dealstage": "closedwon"}}')
+    if not body.get("properties"):
+        if _user_call(sandbox().get_object, otype, oid, _pid()) is None:
+            raise not_found(f"no {otype} {oid}")
+        raise validation('no properties to change; expected {"properties": {"dealstage": "closedwon"}}')
     return json_response(_user_call(sandbox().user_update, otype, oid, body.get("properties") or {}, _pid(),
                                     body.get("user_id")))
 
@@ -233,7 +267,8 @@ def user_archive(otype, oid):
 
 @bp.route("/associations", methods=["POST"])
 def user_associate():
-    b = _body()
+    b = _strict_body({"from_type", "from_id", "to_type", "to_id", "type_ids", "portal_id"},
+                     '{"from_type": "deals", "from_id": "…", "to_type": "companies", "to_id": "…", "type_ids": [341]}')
     _user_call(sandbox().user_associate, b.get("from_type"), b.get("from_id"), b.get("to_type"), b.get("to_id"),
                b.get("type_ids"), _pid())
     return no_content()

@@ -15,6 +15,14 @@
 * ``products`` products (monthly/annual plans) and ``line_items_per_deal`` line items on each
   closed-won deal.
 
+``demo=True`` (what ``python -m sandbox`` and ``make run`` use) makes the quick start's promises
+true whatever N is: the first closed-won companies carry the classic problems of ``DEMO_PROBLEMS``
+(country "UK", no postal code, US state "XX", no street at all), so the import tool shows
+*needs fixing* rows, and the first company without a closed-won deal gets a clean address, a
+contact with an e-mail and an open deal in the default pipeline (``demo_deal_id``) for the
+quick start to move to closed won. The random draws stay the same, so every other record is the
+one ``demo=False`` gives.
+
 The same arguments give the same data (``seed`` is the random seed).
 """
 from __future__ import annotations
@@ -49,6 +57,8 @@ ADDRESSES = {
 COUNTRY_WEIGHTS = [("DE", 0.45), ("US", 0.25), ("GB", 0.15), ("FR", 0.15)]
 BROKEN = ["missing_zip", "country_uk", "country_name", "us_without_state", "state_xx", "no_house_number"]
 BROKEN_RATIO = 0.15
+# One each on the first closed-won companies of a demo seed (demo=True).
+DEMO_PROBLEMS = ["country_uk", "missing_zip", "state_xx", "no_street"]
 
 NAME_A = ["Nordlicht", "Blue Harbor", "Alpen", "Silverline", "Rheinwerk", "Brightpath", "Eichenhof", "Lumen",
           "Kestrel", "Hanse", "Cobalt", "Seeblick", "Redwood", "Sonnenfeld", "Quartz", "Falkenstein", "Meridian",
@@ -144,12 +154,16 @@ def _address(rng: random.Random, code: str, broken: str | None) -> dict:
         out["state"] = "XX"
     elif broken == "no_house_number":
         out["address"] = street
+    elif broken == "no_street":
+        out["address"] = ""
+        out.pop("address2", None)
     return out
 
 
 def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: int = 2, deals_per_company: int = 1,
                 closed_won_ratio: float = 0.3, products: int = 8, line_items_per_deal: int = 1,
-                enterprise_ratio: float = 0.25, seed: int = 42, broken_ratio: float = BROKEN_RATIO) -> dict:
+                enterprise_ratio: float = 0.25, seed: int = 42, broken_ratio: float = BROKEN_RATIO,
+                demo: bool = False) -> dict:
     rng = random.Random(seed)
     w = _Writer(hs, portal)
     enterprise = _ensure_enterprise(portal)
@@ -171,12 +185,21 @@ def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: i
         }, BASE_TIME - timedelta(days=400 - i)))
 
     won = set(rng.sample(range(companies), round(companies * closed_won_ratio))) if companies else set()
+    demo_broken = dict(zip(sorted(won), DEMO_PROBLEMS)) if demo else {}
+    demo_open = min((i for i in range(companies) if i not in won), default=None) if demo else None
     report = {"companies": 0, "contacts": 0, "deals": 0, "products": len(product_recs), "line_items": 0,
-              "closed_won_companies": len(won), "broken_addresses": {k: 0 for k in BROKEN},
+              "closed_won_companies": len(won),
+              "broken_addresses": {k: 0 for k in BROKEN + [k for k in DEMO_PROBLEMS if demo and k not in BROKEN]},
               "enterprise_pipeline_id": enterprise["id"], "company_ids": [], "closed_won_company_ids": []}
+    if demo:
+        report["demo_deal_id"] = None
     for i in range(companies):
         code = _country(rng)
         broken = rng.choice(BROKEN) if rng.random() < broken_ratio else None
+        if i in demo_broken:
+            broken = demo_broken[i]
+        elif i == demo_open:
+            broken = None
         if broken == "us_without_state" or broken == "state_xx":
             code = "US"
         if broken == "country_uk":
@@ -204,7 +227,7 @@ def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: i
         for c in range(contacts_per_company):
             first, last = rng.choice(FIRST[code]), rng.choice(LAST[code])
             email = ""
-            if rng.random() >= 0.1:
+            if rng.random() >= 0.1 or (i == demo_open and c == 0):
                 email = f"{_slug(first)}.{_slug(last)}@{domain}"
                 if contacts_table.find_unique("email", email):
                     email = f"{_slug(first)}.{_slug(last)}{c}.{i}@{domain}"
@@ -227,6 +250,8 @@ def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: i
                 pipeline, stage = enterprise["id"], rng.choice(ent_open + [ent_lost])
             else:
                 pipeline, stage = "default", rng.choice(OPEN_STAGES + ["closedlost"])
+            if i == demo_open and d == 0:
+                pipeline, stage = "default", "contractsent"
             closed = created + timedelta(days=rng.randint(3, 60))
             deal = w.add("deals", {"dealname": f"{name} – {plan}", "amount": str(price * 12), "pipeline": pipeline,
                                    "dealstage": stage, "closedate": iso_ms(int(closed.timestamp() * 1000)),
@@ -236,6 +261,8 @@ def seed_portal(hs, portal: Portal, companies: int = 40, contacts_per_company: i
             if contact_ids:
                 w.link("deals", deal.id, "contacts", contact_ids[0], [3])
             report["deals"] += 1
+            if i == demo_open and d == 0:
+                report["demo_deal_id"] = deal.id
             is_won = deal.properties.get("hs_is_closed_won") == "true"
             if is_won and d == 0:
                 report["closed_won_company_ids"].append(company.id)

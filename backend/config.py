@@ -5,6 +5,7 @@ line that names the variable instead of failing later inside a request or a job.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -22,6 +23,12 @@ ENVIRONMENTS = ("development", "test", "production")
 SANDBOX_HUBSPOT_CLIENT_ID = "hubwerk-sandbox-client-id"
 SANDBOX_HUBSPOT_CLIENT_SECRET = "hubwerk-sandbox-client-secret"
 SANDBOX_HUBSPOT_APP_ID = "4242"
+
+# Written by `make run` (backend/devserver.py) under the instance folder while it runs: the URLs it
+# chose (sandboxes, public URL and port). Development processes of the same checkout take them as
+# defaults, so an operator command in a second shell talks to the same sandboxes as the dev server.
+DEVSERVER_STATE_FILE = "devserver.json"
+DEVSERVER_DECIDES = ("PUBLIC_BASE_URL", "HUBSPOT_API_BASE_URL", "HUBSPOT_AUTHORIZE_URL", "HUBSPOT_APP_BASE_URL")
 
 _RATE_LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*s\s*$")
 
@@ -97,6 +104,9 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
     production = env == "production"
 
     instance = Path(instance_path or get("HUBWERK_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    if env == "development":
+        # A value set in the environment still wins over what the dev server decided.
+        env_map = {**running_devserver_settings(instance), **{k: v for k, v in env_map.items() if v.strip()}}
 
     database_url = _database_url(get("DATABASE_URL"), instance)
     redis_url = _redis_url(get("REDIS_URL"))
@@ -157,6 +167,20 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         log_level=log_level,
         forwarded_proxies=int(proxies_raw),
     )
+
+
+def running_devserver_settings(instance: Path) -> dict[str, str]:
+    """The settings a running ``make run`` of this instance folder decided; nothing when none runs.
+
+    A state file left behind by a dev server that no longer runs (its pid is gone) is ignored.
+    """
+    try:
+        data = json.loads((Path(instance) / DEVSERVER_STATE_FILE).read_text())
+        os.kill(int(data["pid"]), 0)
+        environment = data["environment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {k: str(v) for k, v in environment.items() if k in DEVSERVER_DECIDES and v}
 
 
 def _generated_once(path: Path, make) -> str:

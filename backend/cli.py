@@ -18,13 +18,36 @@ from flask.cli import with_appcontext
 from backend.errors import HubwerkError
 
 
+def foreground_logging() -> None:
+    """A command a person runs and reads: its JSON log lines stay on stderr, and only warnings and
+    errors unless LOG_LEVEL asks for more (the worker and the cron keep the configured level)."""
+    if not os.environ.get("LOG_LEVEL", "").strip():
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def _stdout_gone() -> None:
+    """The reader of our output went away (``… | head``): stop quietly, as Unix tools do.
+
+    stdout is pointed at /dev/null so the interpreter's final flush does not complain again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(0)
+
+
 def fails_cleanly(func):
-    """Turn failures into one ``error: …`` line on stderr and exit status 1, so scripts can tell."""
+    """Turn failures into one ``error: …`` line on stderr and exit status 1; a closed pipe ends quietly."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        foreground_logging()
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            _stdout_gone()
         except HubwerkError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
@@ -51,6 +74,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(connect_billwerk)
     app.cli.add_command(import_customers)
     app.cli.add_command(sync_products)
+    app.cli.add_command(reset_password)
 
 
 @click.command("worker")
@@ -197,7 +221,9 @@ def check_worker(timeout: float) -> None:
         raise HubwerkError(f"No worker ran the probe within {timeout:g}s: start one with `flask --app backend worker`.")
     if run.status != "succeeded":
         raise HubwerkError(f"The worker failed the probe: {run.error}")
-    click.echo(f"worker ok: run {run.id} done by pid {run.counts.get('pid')} in {time.monotonic() - started:.1f}s")
+    counts = run.counts or {}
+    name = f" ({counts['worker_name']})" if counts.get("worker_name") else ""
+    click.echo(f"worker ok: run {run.id} done by the worker with pid {counts.get('pid')}{name} in {time.monotonic() - started:.1f}s")
 
 
 @click.group("inbox")
@@ -210,6 +236,7 @@ def inbox() -> None:
 @click.option("--status", type=click.Choice(["received", "processed", "ignored", "failed"]))
 @click.option("--source", type=click.Choice(["hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook"]))
 @click.option("--limit", default=50, show_default=True)
+@fails_cleanly
 def inbox_list(status, source, limit) -> None:
     from backend.extensions import db
     from backend.models import InboxEvent
@@ -261,7 +288,8 @@ def inbox_replay(inbox_ids, status, source) -> None:
 @fails_cleanly
 def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, rotate_webhook_credentials) -> None:
     """Connect (or update) the billwerk account of an installed portal, proving the credentials."""
-    from backend.setup.billwerk_connection import connect_billwerk as connect, parse_entity_option, webhook_url
+    from backend.setup.billwerk_connection import KEYS_NOT_PROVABLE, key_warnings, parse_entity_option, webhook_url
+    from backend.setup.billwerk_connection import connect_billwerk as connect
 
     account = connect(
         _portal(portal_id), base_url=base_url, client_id=client_id, client_secret=client_secret,
@@ -270,6 +298,9 @@ def connect_billwerk(portal_id, base_url, client_id, client_secret, entities, ro
     click.echo(f"webhook_url: {webhook_url()}")
     click.echo(f"username: {account.webhook_username}")
     click.echo(f"password: {account.webhook_password}")
+    click.echo(f"note: {KEYS_NOT_PROVABLE}", err=True)
+    for warning in key_warnings(account.entities):
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("sync-products")
@@ -325,7 +356,9 @@ def _run_here(portal, flow_name: str, describe) -> tuple:
     from backend.jobs.runs import PROGRESS_LISTENERS, Busy, run_now
 
     def listener(progress_run, stage):
-        click.echo("  " + describe(progress_run.counts or {}, stage))
+        line = describe(progress_run.counts or {}, stage)
+        if line:
+            click.echo("  " + line)
 
     started = time.monotonic()
     PROGRESS_LISTENERS.append(listener)
@@ -354,10 +387,20 @@ def import_customers(portal_id, enqueue) -> None:
         click.echo(f"queued run {run.id}; follow it with `flask --app backend sync-runs list --portal-id {portal_id}`")
         return
 
-    def show(counts: dict, stage: str | None) -> str:
+    shown: dict = {}
+
+    def show(counts: dict, stage: str | None) -> str | None:
+        """One line per new fact: the deals read so far, then the companies done; never a repeat."""
         done = sum(counts.get(k, 0) for k in ("imported", "linked_existing", "already_linked", "invalid", "failed"))
         total = counts.get("companies")
-        return f"deals read {counts.get('deals_read', 0)}" + (f", companies {done}/{total}" if total else "")
+        if total is None:
+            line = f"closed-won deals read: {counts.get('deals_read', 0)}"
+        else:
+            line = f"companies: {done} of {total} done"
+        if shown.get("last") == line:
+            return None
+        shown["last"] = line
+        return line
 
     run, _ = _run_here(portal, "import_customers", show)
     counts = run.counts or {}
@@ -367,3 +410,19 @@ def import_customers(portal_id, enqueue) -> None:
     if run.status == "failed":
         raise HubwerkError(f"{run.error} [{summary}]")
     click.echo(summary)
+
+
+@click.command("reset-password")
+@with_appcontext
+@click.option("--portal-id", type=PORTAL_ID, required=True, help="HubSpot portal (hub) id whose connector password to set.")
+@fails_cleanly
+def reset_password(portal_id) -> None:
+    """Set a new connector password for a portal (asked twice; never an argument, so it stays out of shell history)."""
+    from backend.setup.account import reset_password as reset
+
+    portal = _portal(portal_id)
+    password = click.prompt("New connector password", hide_input=True)
+    confirm = click.prompt("Repeat it", hide_input=True)
+    reset(portal, password, confirm)
+    click.echo(f"password of portal {portal_id} set; every session logged in with the old one has ended. "
+               f"Log in at {current_app.config['HUBWERK'].public_base_url}/login")

@@ -39,6 +39,17 @@ class FlowError(HubwerkError):
     status = 422
 
 
+class FoundProblems(Exception):
+    """Raised by a flow that did its work and found what a person must fix in the source records
+    (an address HubSpot holds that billwerk cannot take). Not a failure, nothing to retry: the run
+    is recorded as ``succeeded`` with the problems as its message and ``counts``."""
+
+    def __init__(self, message: str, counts: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.counts = counts or {}
+
+
 class Skip(Exception):
     """Raised by a flow when there is nothing to do (already done, no longer applies); the run is
     recorded as ``skipped`` with the reason."""

@@ -71,6 +71,9 @@ def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path):
         check = subprocess.run([sys.executable, "-m", "flask", "--app", "backend", "check-worker", "--timeout", "60"],
                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
         assert check.returncode == 0, check.stderr
+        # the pid it reports is the worker process's (not a work horse that is gone already)
+        worker_pid = int(re.search(r"done by the worker with pid (\d+)", check.stdout).group(1))
+        assert psutil.pid_exists(worker_pid) and "worker" in psutil.Process(worker_pid).cmdline(), check.stdout
         demo_deal = re.search(r"demo deal (\d+)", banner).group(1)
         walk_through_the_demo(web, hs, bw, demo_deal)
         operator_commands_from_a_second_shell(env, hs)

@@ -72,6 +72,13 @@ def diagnose(root_url: str, *, limit_s: float = QUICK_S, session: requests.Sessi
     parts = urlsplit(root_url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Behind an HTTP proxy the name is resolved and the connection made by the proxy, not here.
+    if not requests.utils.get_environ_proxies(root_url):
+        _check_host_and_port(root_url, host, port, limit_s)
+    _check_token_endpoint(root_url, host, port, limit_s, session)
+
+
+def _check_host_and_port(root_url: str, host: str, port: int, limit_s: float) -> None:
     resolved, slow = _resolve(host, port, limit_s)
     if not resolved:
         if slow:
@@ -87,8 +94,11 @@ def diagnose(root_url: str, *, limit_s: float = QUICK_S, session: requests.Sessi
                              "(wrong port, or a firewall in between).") from None
     except OSError as exc:
         raise BaseUrlProblem(f"billwerk base URL {root_url}: {host}:{port} cannot be reached ({exc.strerror or exc}).") from None
-    # Something listens. billwerk's token endpoint answers a request without credentials with a
-    # JSON OAuth error (400/401); a web page, a 404 or no HTTP at all means another server.
+
+
+def _check_token_endpoint(root_url: str, host: str, port: int, limit_s: float, session) -> None:
+    """billwerk's token endpoint refuses a request without credentials (400/401/403); a 404, a redirect,
+    a server error or a page that takes it means another server, or a path too many in the URL."""
     from backend.clients.billwerk import TOKEN_PATH
 
     http = session or requests
@@ -104,9 +114,7 @@ def diagnose(root_url: str, *, limit_s: float = QUICK_S, session: requests.Sessi
     except requests.RequestException as exc:
         raise BaseUrlProblem(f"billwerk base URL {root_url}: {host}:{port} does not answer like a web server "
                              f"({type(exc).__name__}); check the port.") from None
-    if resp.status_code in (400, 401) and _json_error(resp):
-        return
-    if 200 <= resp.status_code < 300 and _json_error(resp, any_json=True):
+    if resp.status_code in (400, 401, 403) or (200 <= resp.status_code < 300 and _json_error(resp, any_json=True)):
         return
     raise BaseUrlProblem(f"billwerk base URL {root_url}: {host} answers, but not as a billwerk API "
                          f"(its token endpoint {TOKEN_PATH} answered HTTP {resp.status_code}). Enter the billwerk system's "

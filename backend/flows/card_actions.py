@@ -40,6 +40,8 @@ class RunFlow:
         if self.needs_billwerk and portal.billwerk_account is None:
             raise HubwerkError("Connect billwerk first (connector settings > billwerk).", code="billwerk_not_connected", status=409)
         run = run_now(self.flow, portal_id=portal.id, object_type=self.object_type, object_id=str(object_id), params=self.params(body))
+        if run.found_problems:
+            return run.error
         return {"succeeded": self.succeeded, "skipped": run.error or self.skipped,
                 "queued": self.queued}.get(run.status, run.error or self.failed)
 

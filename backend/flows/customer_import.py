@@ -21,7 +21,7 @@ from flask import current_app
 from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, Conflict, NotFound as ApiNotFound, ValidationFailed
 from backend.clients.hubspot import HubSpotClient
-from backend.errors import FlowError, Skip
+from backend.errors import FlowError, FoundProblems, Skip
 from backend.extensions import db
 from backend.flows.context import portal_context
 from backend.flows.locks import company_lock
@@ -301,9 +301,11 @@ def _finish(outcome: Outcome, total: int) -> dict:
 
 
 def _single(outcome: Outcome, company_id: str) -> dict:
+    counts = dict(_finish(outcome, 1), customer_id=outcome.customer_ids.get(company_id))
     if company_id in outcome.problems:
-        raise FlowError("Needs fixing in HubSpot: " + "; ".join(p.message for p in outcome.problems[company_id]))
-    return dict(_finish(outcome, 1), customer_id=outcome.customer_ids.get(company_id))
+        # The run did its work: it found what to fix in HubSpot (and wrote it on the company).
+        raise FoundProblems("Needs fixing in HubSpot: " + "; ".join(p.message for p in outcome.problems[company_id]), counts)
+    return counts
 
 
 def import_customer_for_deal(run: SyncRun) -> dict:

@@ -3,6 +3,7 @@ the admin's customer pages need to choose (billwerk customers a page, HubSpot co
 from __future__ import annotations
 
 import logging
+import re
 
 from backend.clients.billwerk import client_for
 from backend.clients.base import ApiError, NotFound as ApiNotFound
@@ -14,6 +15,7 @@ from backend.models import CustomerLink, ImportCandidate, Portal
 from backend.models.links import CustomerTaken
 
 log = logging.getLogger(__name__)
+_BILLWERK_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
 
 def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: HubSpotClient | None = None) -> CustomerLink:
@@ -98,3 +100,35 @@ def search_companies(portal: Portal, query: str, limit: int = 20) -> list[dict]:
     page = next(HubSpotClient(portal).search("companies", [], ["name", "city", "country", "billwerk_customer_id"],
                                              limit=limit, query=query, on_cap="stop"), None)
     return page.results if page else []
+
+
+def customer_name(customer: dict) -> str:
+    """How a person knows a billwerk customer: its name, its company, its person, else its id."""
+    person = " ".join(p for p in (customer.get("FirstName"), customer.get("LastName")) if p)
+    return customer.get("CustomerName") or customer.get("CompanyName") or person or customer.get("Id", "")
+
+
+def company_names(portal: Portal, company_ids) -> dict[str, str]:
+    """``{company id: name}`` in one HubSpot batch read (the customers page shows names, not ids)."""
+    from backend.flows.records import properties_by_id
+
+    found = properties_by_id(HubSpotClient(portal), "companies", sorted(set(company_ids)), ["name"])
+    return {cid: props.get("name") or cid for cid, props in found.items()}
+
+
+def company_name(portal: Portal, company_id: str) -> str:
+    """The company's name for a message; its id when HubSpot cannot say."""
+    try:
+        return company_names(portal, [company_id]).get(str(company_id)) or company_id
+    except ApiError:
+        return company_id
+
+
+def find_customer(portal: Portal, entity_id: str | None, customer_id: str) -> dict | None:
+    """The billwerk customer, or None when billwerk has no such customer in that entity."""
+    if not _BILLWERK_ID.match(customer_id or ""):
+        return None
+    try:
+        return client_for(portal.billwerk_account, entity_id).call("GET", f"/customers/{customer_id}")
+    except ApiNotFound:
+        return None

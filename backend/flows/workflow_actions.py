@@ -104,9 +104,11 @@ def complete_callback(run: SyncRun) -> None:
     if action is None:
         log.warning("workflow.callback.unknown_action", extra={"run_id": run.id, "action": params.get("workflow_action")})
         return
-    outputs = {"result": "failed" if run.status == "failed" else "success",
+    # A run that found problems (an address to fix) did not do what the workflow asked for.
+    failed = run.status == "failed" or run.found_problems
+    outputs = {"result": "failed" if failed else "success",
                "message": run.error or (action.done(run) if run.status == "succeeded" else "Nothing to do"),
-               "hs_execution_state": "FAIL_CONTINUE" if run.status == "failed" else "SUCCESS"}
+               "hs_execution_state": "FAIL_CONTINUE" if failed else "SUCCESS"}
     outputs.update(action.outputs(run))
     HubSpotClient(run.portal_id).complete_callback(callback_id, outputs, request_context=params.get("request_context") or None)
     log.info("workflow.callback.completed", extra={"run_id": run.id, "result": outputs["result"]})

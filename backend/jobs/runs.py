@@ -17,7 +17,7 @@ from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from backend.errors import FlowError, HubwerkError, Skip
+from backend.errors import FlowError, FoundProblems, HubwerkError, Skip
 from backend.extensions import db
 from backend.jobs import get_queue, redis_connection
 from backend.jobs.runtime import app_context
@@ -203,6 +203,11 @@ def _execute_locked(run: SyncRun) -> str:
         counts = registered_flows()[run.flow](run)
     except Skip as skip:
         _finish(run, "skipped", error=str(skip) or None)
+    except FoundProblems as found:
+        if found.counts:
+            run.counts = found.counts
+        _finish(run, "succeeded", error=found.message)
+        log.info("job.run.found_problems", extra={"run_id": run.id, "flow": run.flow, "counts": found.counts})
     except HubwerkError as exc:
         db.session.rollback()
         _finish(run, "failed", error=exc.message, retriable=exc.retriable)

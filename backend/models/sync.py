@@ -43,6 +43,11 @@ class SyncRun(db.Model):
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
+    def found_problems(self) -> bool:
+        """Done, but with records a person must fix (the message says which): not a failure."""
+        return self.status == "succeeded" and bool(self.error)
+
+    @property
     def is_finished(self) -> bool:
         return self.status in ("succeeded", "failed", "skipped")
 

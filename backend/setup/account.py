@@ -32,6 +32,15 @@ def set_password(portal: Portal, password: str, confirm: str) -> None:
     db.session.commit()
 
 
+def reset_password(portal: Portal, password: str, confirm: str) -> None:
+    """The operator's way back in (``flask --app backend reset-password``): a new password, every
+    session of the old one ended (the session fingerprint changes), the failed-login counts cleared."""
+    set_password(portal, password, confirm)
+    redis = current_app.extensions["hubwerk.redis"]()
+    for key in redis.scan_iter(match=_throttle_key(str(portal.hub_id), "*"), count=500):
+        redis.delete(key)
+
+
 def _throttle_key(hub_id: str, client_address: str) -> str:
     return f"hubwerk:login:{hub_id}:{client_address}"
 

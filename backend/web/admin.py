@@ -117,7 +117,7 @@ def provision():
 @bp.route("/settings/billwerk", methods=["GET", "POST"])
 @login_required
 def billwerk():
-    from backend.setup.billwerk_connection import EntityInput, connect_billwerk
+    from backend.setup.billwerk_connection import KEYS_NOT_PROVABLE, EntityInput, connect_billwerk, key_warnings
 
     account = g.portal.billwerk_account
     form = request.form
@@ -135,11 +135,16 @@ def billwerk():
                              client_secret=form.get("client_secret"), entities=entities)
         except HubwerkError as exc:
             flash(exc.message, "error")
-            return render_template("billwerk.html", account=account, form=form, entities=entities + [None]), 400
-        flash("billwerk connection verified and saved.", "success")
+            return render_template("billwerk.html", account=account, form=form, entities=entities + [None], keys_note=KEYS_NOT_PROVABLE), 400
+        names = ", ".join(e.name for e in entities)
+        flash(f"billwerk connection saved. Verified with billwerk: the client id and secret, and the entit"
+              f"{'y' if len(entities) == 1 else 'ies'} {names}.", "success")
+        flash(KEYS_NOT_PROVABLE, "info")
+        for warning in key_warnings(entities):
+            flash(warning, "error")
         return redirect(url_for("admin.webhooks"))
     entities = list(account.entities) if account else []
-    return render_template("billwerk.html", account=account, form=None, entities=entities + [None])
+    return render_template("billwerk.html", account=account, form=None, entities=entities + [None], keys_note=KEYS_NOT_PROVABLE)
 
 
 @bp.route("/settings/stages", methods=["GET", "POST"])
@@ -166,22 +171,27 @@ def stages():
 @bp.route("/settings/webhooks", methods=["GET", "POST"])
 @login_required
 def webhooks():
-    from backend.setup.billwerk_connection import (ALL_EVENTS, RECOMMENDED_EVENTS, rotate_webhook_credentials, save_webhook_events,
-                                                   webhook_url)
+    from backend.setup.billwerk_connection import WEBHOOK_EVENTS, rotate_webhook_credentials, save_webhook_events, webhook_url
 
     account = g.portal.billwerk_account
     if account is None:
         flash("Connect billwerk first; the webhook credentials belong to the billwerk connection.", "info")
         return redirect(url_for("admin.billwerk"))
+    selected = account.webhook_events or []
     if request.method == "POST":
         if request.form.get("action") == "rotate":
             rotate_webhook_credentials(account)
             flash("New webhook credentials issued. Enter them in billwerk now: the old ones no longer work.", "success")
         else:
-            save_webhook_events(account, request.form.getlist("event"))
+            selected = request.form.getlist("event")
+            try:
+                save_webhook_events(account, selected)
+            except HubwerkError as exc:
+                flash(exc.message, "error")
+                return render_template("webhooks.html", account=account, url=webhook_url(), events=WEBHOOK_EVENTS, selected=selected), 400
             flash("Event selection saved. Tick the same events in billwerk (Settings > Webhooks).", "success")
         return redirect(url_for("admin.webhooks"))
-    return render_template("webhooks.html", account=account, url=webhook_url(), all_events=ALL_EVENTS, recommended=RECOMMENDED_EVENTS)
+    return render_template("webhooks.html", account=account, url=webhook_url(), events=WEBHOOK_EVENTS, selected=selected)
 
 
 @bp.post("/settings/revoke")
@@ -257,7 +267,7 @@ def start_product_sync():
         flash("Connect billwerk first; the products come from its catalogue.", "error")
         return redirect(url_for("admin.billwerk"))
     run = start_sync(g.portal, queue="high")
-    flash(f"Synchronization of products started (run {run.id}); reload this page to follow it.", "success")
+    flash(f"Synchronization of products started (run {run.id}); this page follows it until it is done.", "success")
     return redirect(url_for("admin.products"))
 
 

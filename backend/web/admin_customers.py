@@ -2,7 +2,7 @@
 closed-won deals, and the billwerk customers with their HubSpot links."""
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from backend.clients.base import ApiError
 from backend.errors import HubwerkError
@@ -10,7 +10,8 @@ from backend.extensions import db
 from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.flows.customer_import import recheck_candidate
-from backend.flows.linking import customer_page, link_company, search_companies, unlink_company
+from backend.flows.linking import (company_name, company_names, customer_name, customer_page, find_customer, link_company,
+                                   search_companies, unlink_company)
 from backend.mapping.problems import record_url
 from backend.models import CustomerLink, ImportCandidate, SyncRun
 from backend.web.admin import bp, login_required
@@ -109,8 +110,15 @@ def customers():
         flash(f"billwerk did not answer: {exc.message}", "error")
         page, next_cursor = [], None
     links = CustomerLink.by_customer(g.portal.id, entity.entity_id, [c["Id"] for c in page])
+    names = {}
+    if links:
+        try:
+            names = company_names(g.portal, [link.hubspot_company_id for link in links.values()])
+        except ApiError as exc:
+            flash(f"HubSpot did not answer, so the companies are shown by id: {exc.message}", "error")
     settings = current_app.config["HUBWERK"]
-    return render_template("customers.html", account=account, entity=entity, customers=page, links=links, next_cursor=next_cursor,
+    return render_template("customers.html", account=account, entity=entity, customers=page, links=links,
+                           company_names=names, next_cursor=next_cursor, customer_name=customer_name,
                            company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid))
 
 
@@ -118,14 +126,28 @@ def customers():
 @login_required
 def customer_link(customer_id: str):
     """Choose the HubSpot company (by search) to link a billwerk customer to."""
+    if (redirect_to := _needs_billwerk()) is not None:
+        return redirect_to
+    entity_id = request.values.get("entity") or None
+    if g.portal.billwerk_account.entity(entity_id) is None:
+        abort(404, description=f"Entity {entity_id} is not connected; the Customers page lists the connected ones.")
+    try:
+        customer = find_customer(g.portal, entity_id, customer_id)
+    except ApiError as exc:
+        flash(f"billwerk did not answer: {exc.message}", "error")
+        return redirect(url_for("admin.customers", entity=entity_id))
+    if customer is None:
+        abort(404, description=f"billwerk has no customer {customer_id} in this entity; the Customers page lists them.")
+    name = customer_name(customer)
     if request.method == "POST":
+        company_id = request.form.get("company_id", "")
         try:
-            link_company(g.portal, request.form.get("company_id", ""), customer_id)
+            link_company(g.portal, company_id, customer_id)
         except (HubwerkError, ApiError) as exc:
             flash(exc.message, "error")
-            return redirect(url_for("admin.customer_link", customer_id=customer_id, q=request.form.get("q", "")))
-        flash(f"billwerk customer {customer_id} linked.", "success")
-        return redirect(url_for("admin.customers", entity=request.form.get("entity") or None))
+            return redirect(url_for("admin.customer_link", customer_id=customer_id, q=request.form.get("q", ""), entity=entity_id))
+        flash(f"billwerk customer {name} ({customer_id}) linked to HubSpot company {company_name(g.portal, company_id)} ({company_id}).", "success")
+        return redirect(url_for("admin.customers", entity=entity_id))
     q = (request.args.get("q") or "").strip()
     results = []
     if q:
@@ -134,16 +156,18 @@ def customer_link(customer_id: str):
         except ApiError as exc:
             flash(f"HubSpot search failed: {exc.message}", "error")
     settings = current_app.config["HUBWERK"]
-    return render_template("customer_link.html", customer_id=customer_id, q=q, results=results, entity=request.args.get("entity", ""),
+    return render_template("customer_link.html", customer_id=customer_id, customer_name=name, q=q, results=results, entity=entity_id or "",
                            company_url=lambda cid: record_url(settings.hubspot_app_base_url, g.portal.hub_id, "company", cid))
 
 
 @bp.post("/customers/unlink/<company_id>")
 @login_required
 def customer_unlink(company_id: str):
+    link = CustomerLink.for_company(g.portal.id, company_id)
     try:
         unlink_company(g.portal, company_id)
-        flash(f"Company {company_id} unlinked.", "success")
+        customer = f" from billwerk customer {link.billwerk_customer_id}" if link is not None else ""
+        flash(f"HubSpot company {company_name(g.portal, company_id)} ({company_id}) unlinked{customer}.", "success")
     except (HubwerkError, ApiError) as exc:
         flash(exc.message, "error")
     return redirect(url_for("admin.customers", entity=request.form.get("entity") or None))

@@ -16,9 +16,29 @@ def _code(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+# Paths of the machine-to-machine endpoints (webhooks, cards, workflow actions, health): always JSON.
+_MACHINE_PATHS = ("/api/", "/healthz")
+
+
 def _for_a_person() -> bool:
-    """Admin pages and the install flow answer browsers with HTML; everything else is JSON."""
-    return request.blueprint in ("admin", "oauth") and request.accept_mimetypes.accept_html
+    """Admin pages, the install flow and any unknown page a browser asks for answer with HTML;
+    the machine endpoints (and clients that do not accept HTML) get JSON."""
+    if not request.accept_mimetypes.accept_html or request.accept_mimetypes.best == "application/json":
+        return False
+    if request.blueprint in ("admin", "oauth"):
+        return True
+    return request.url_rule is None and not request.path.startswith(_MACHINE_PATHS)
+
+
+def _show_navigation() -> None:
+    """An error page outside the admin views (an unknown path) still shows a logged-in admin the way on."""
+    if g.get("portal") is None:
+        from backend.setup.account import current_portal
+
+        try:
+            g.portal = current_portal()
+        except Exception:  # the database may be what failed; the page must render anyway
+            g.portal = None
 
 
 def init_app(app: Flask) -> None:
@@ -31,7 +51,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if _for_a_person():
-            return render_template("error.html", title=exc.name, message=exc.description or exc.name), exc.code or 500
+            _show_navigation()
+            title, message = exc.name, exc.description or exc.name
+            if exc.code == 404 and request.url_rule is None:
+                title, message = "Page not found", f"There is no page at {request.path}. The overview links to every page of the connector."
+            return render_template("error.html", title=title, message=message), exc.code or 500
         response = jsonify(error=_code(exc.name), message=exc.description or exc.name)
         response.status_code = exc.code or 500
         for header in ("Allow", "WWW-Authenticate", "Retry-After"):

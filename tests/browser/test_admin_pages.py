@@ -55,6 +55,9 @@ def test_every_admin_page_screenshotted(page, csrf_connector, screenshot):
     page.click("text=Confirm settings")
     page.wait_for_url(f"{connector.url}/settings/webhooks")
     connector.work()
+    assert any("could not be proven" in f for f in flashes(page))
+    # the required events are ticked and cannot be unticked
+    assert page.locator("#event-ContractCreated").is_checked() and page.locator("#event-ContractCreated").is_disabled()
     shot(page, screenshot, "03-webhooks")
 
     page.goto(f"{connector.url}/settings/billwerk")
@@ -85,8 +88,10 @@ def test_every_admin_page_screenshotted(page, csrf_connector, screenshot):
     page.goto(f"{connector.url}/customers")
     assert page.locator("table tbody tr").count() > 1
     shot(page, screenshot, "09-customers")
+    assert "Open in HubSpot" in page.locator("table").inner_text()
     page.locator("a", has_text="Link to HubSpot").first.click()
     page.wait_for_load_state()
+    assert page.locator("h1").inner_text().startswith("Link billwerk customer ")
     page.fill("#q", "Software")
     page.click("text=Search HubSpot")
     page.wait_for_load_state()
@@ -109,5 +114,28 @@ def test_every_admin_page_screenshotted(page, csrf_connector, screenshot):
     assert "import_" not in page.locator("table").inner_text()  # flows by name, not by identifier
     shot(page, screenshot, "13-sync-runs")
 
+    page.locator("table.runs a", has_text=str(failed_run_id(connector))).first.click()
+    page.wait_for_url(f"{connector.url}/sync-runs/*")
+    assert page.locator("button", has_text="Replay").count() == 1
+    shot(page, screenshot, "14-sync-run-failed")
+    page.goto(f"{connector.url}/sync-runs")
+    page.locator("table.runs tr", has_text="Scan of closed-won deals").locator("a").first.click()
+    page.wait_for_url(f"{connector.url}/sync-runs/*")
+    shot(page, screenshot, "15-sync-run-scan")
+
     page.goto(f"{connector.url}/")
-    shot(page, screenshot, "14-overview")
+    shot(page, screenshot, "16-overview")
+
+    response = page.goto(f"{connector.url}/no-such-page")
+    assert response.status == 404 and page.locator("h1").inner_text() == "Page not found"
+    shot(page, screenshot, "17-not-found")
+    favicon = page.request.get(f"{connector.url}/favicon.ico")
+    assert favicon.status == 200
+
+
+def failed_run_id(connector) -> int:
+    from backend.extensions import db
+    from backend.models import SyncRun
+
+    db.session.expire_all()
+    return db.session.execute(db.select(SyncRun.id).where(SyncRun.status == "failed").order_by(SyncRun.id.desc())).scalars().first()

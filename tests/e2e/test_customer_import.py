@@ -75,7 +75,9 @@ def test_broken_company_gets_no_customer_and_every_reason(ready):
     assert "Postal code is missing" in errors
     assert "Country 'UK' is not an ISO code: use GB" in errors
     run = db.session.execute(db.select(SyncRun).where(SyncRun.flow == "import_customer_for_deal")).scalar_one()
-    assert run.status == "failed" and "Postal code is missing" in run.error and not run.retriable
+    # a run that found problems, not a failure: nothing to retry, the problems are its message
+    assert run.status == "succeeded" and run.found_problems and "Postal code is missing" in run.error and not run.retriable
+    assert run.counts["invalid"] == 1
     # the card shows the same reasons, each with a link to the record
     card = connector.hubspot.call_card(100001, "GET", f"{connector.url}/api/cards/companies/{ids['company']}")
     assert card.status_code == 200, card.text

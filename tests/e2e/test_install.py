@@ -63,8 +63,9 @@ def test_connect_billwerk_cli_prints_stable_credentials(connector):
             "--entity", "5f0000000000000000000001:5f00000000000000000000a1:Sandbox GmbH"]
     first = runner.invoke(args=args)
     assert first.exit_code == 0, first.output
-    lines = first.output.strip().splitlines()
+    lines = first.stdout.strip().splitlines()  # the three lines on stdout; notes go to stderr
     assert [l.split(":", 1)[0] for l in lines] == ["webhook_url", "username", "password"]
+    assert "could not be proven" in first.stderr
     assert lines[0] == f"webhook_url: {connector.url}/api/webhook/billwerk/events"
     again = runner.invoke(args=args)
     assert again.output == first.output

@@ -126,6 +126,10 @@ def test_every_admin_page_screenshotted(page, csrf_connector, screenshot):
     page.goto(f"{connector.url}/")
     shot(page, screenshot, "16-overview")
 
+    page.goto(f"{connector.url}/settings/custom-mappings")
+    assert page.locator("h1").count() == 1
+    shot(page, screenshot, "18-custom-mappings")
+
     response = page.goto(f"{connector.url}/no-such-page")
     assert response.status == 404 and page.locator("h1").inner_text() == "Page not found"
     shot(page, screenshot, "17-not-found")

@@ -13,8 +13,8 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 """
 from __future__ import annotations
 
-from backend.flows import (billwerk_events, catalog_sync, custom_fields, customer_import, hubspot_events, probe,
-                           upgrade_deals, workflow_actions)
+from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
+                           hubspot_events, probe, upgrade_deals, workflow_actions)
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -28,6 +28,9 @@ FLOWS = {
     "import_customers": customer_import.import_customers,
     custom_fields.FLOW: custom_fields.sync_custom_fields,
     upgrade_deals.FLOW: upgrade_deals.create_upgrade_deal,
+    deal_validation.FLOW: deal_validation.validate_deal,
+    deal_validation.OUTDATED_FLOW: deal_validation.check_deal_cart,
+    contract_creation.FLOW: contract_creation.create_contract,
 }
 
 INBOX_HANDLERS = {

@@ -1,71 +1,262 @@
-"""What the deal card shows: the deal's billwerk state and its company's customer (read-only for now:
-validation and contract actions arrive with their flows)."""
+"""What the deal card shows (the ``DealCardPayload`` of ``crm_cards/src/app/cards/lib/deal-types.ts``)
+and its buttons (``ACTIONS``: request-validation, create-contract, refresh, replay).
+
+The card is read often, so it costs one HubSpot batch read (the deal's own properties) and
+the connector's database — the last validation with billwerk's priced preview, the deal's
+order and contract link, its runs — and never a billwerk call. Buttons only start runs (the
+card polls while ``busy``), so every answer comes within a second; a button pressed twice
+(``hubspot.fetch`` retries once) joins the run already waiting.
+
+The ``billing`` part (the contract's health) and the ``upgrade`` part (today's contract against
+the previewed one) each come from one function: :func:`billing_health`, :func:`upgrade_comparison`.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 from flask import current_app
 
 from backend.clients.hubspot import HubSpotClient
-from backend.errors import NotFound
-from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
+from backend.errors import HubwerkError, NotFound
+from backend.extensions import db
+from backend.flows import contract_creation, deal_validation
+from backend.flows.card_actions import RunFlow
 from backend.flows.company_card import billwerk_customer_url
-from backend.flows.records import DEAL_TO_COMPANY_PRIMARY, associated, primary_or_first
-from backend.setup.stages import closed_won_stages
+from backend.flows.deal_orders import order_of
+from backend.flows.deals import preview_of
+from backend.jobs.runs import is_stuck, replay_run, start_run
+from backend.mapping.deal_cart import DEAL_PROPERTIES, deal_type
 from backend.mapping.problems import record_url
-from backend.models import ContractLink, CustomerLink, Portal
+from backend.models import ContractLink, CustomerLink, Portal, SyncRun
+from backend.setup.stages import closed_won_stages
 
-DEAL_PROPERTIES = (
-    "dealname", "dealstage", "pipeline", "amount", "billwerk_deal_type", "billwerk_validation", "billwerk_validation_message",
-    "billwerk_apply_changes", "billwerk_apply_message", "billwerk_contract_id", "billwerk_customer_id", "billwerk_lifecycle_status",
-    "billwerk_balance", "billwerk_currency", "billwerk_billed_until", "billwerk_end_date", "billwerk_payment_escalated",
-    "billwerk_sync_stopped",
+CARD_PROPERTIES = DEAL_PROPERTIES + (
+    "billwerk_lifecycle_status", "billwerk_payment_provider", "billwerk_payment_method", "billwerk_currency",
+    "billwerk_balance", "billwerk_billed_until", "billwerk_end_date", "billwerk_payment_escalated",
+    "billwerk_last_invoice_id",
 )
+TYPE_LABELS = {"signup": "Signup", "signup_existing": "Signup for existing Customer", "upgrade": "Upgrade"}
+VALIDATION_LABELS = {"request": "Request validation", "valid": "Successfully validated", "invalid": "Validation failed",
+                     "outdated": "Changed since validation", None: "Not validated"}
+APPLY_LABELS = {"request": "Request change", "applied": "Successfully applied", "failed": "Failed", None: "Not applied"}
+STATUS_LABELS = {
+    "not_connected": "billwerk not connected", "no_cart": "No billwerk products yet", "draft": "Not validated yet",
+    "validating": "Validating…", "invalid": "Validation failed", "valid": "Validated by billwerk",
+    "outdated": "Changed since validation", "applying": "Creating in billwerk…", "applied": "Contract in billwerk",
+    "apply_failed": "Contract creation failed", "sync_stopped": "Moved to a newer deal",
+}
+FLOW_LABELS = {deal_validation.FLOW: "Validation", deal_validation.OUTDATED_FLOW: "Cart check",
+               contract_creation.FLOW: "Contract creation", "import_customer_for_deal": "Customer import"}
+VALIDATING_FLOWS = (deal_validation.FLOW,)
+APPLYING_FLOWS = (contract_creation.FLOW,)
+RUNS_SHOWN = 5
 
 
-def deal_payload(portal: Portal, deal_id: str) -> dict:
+def _link_url(settings, portal: Portal, kind: str, object_id: str) -> str:
+    return record_url(settings.hubspot_app_base_url, portal.hub_id, kind, object_id)
+
+
+def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None) -> dict:
     settings = current_app.config["HUBWERK"]
-    hubspot = HubSpotClient(portal)
-    found = hubspot.batch_read("deals", [deal_id], DEAL_PROPERTIES).results
+    hubspot = hubspot or HubSpotClient(portal)
+    found = hubspot.batch_read("deals", [deal_id], CARD_PROPERTIES).results
     if not found:
         raise NotFound(f"Deal {deal_id} does not exist in HubSpot portal {portal.hub_id}.")
     props = found[0].get("properties") or {}
-    account = portal.billwerk_account
+    kind = deal_type(props) if props.get("billwerk_deal_type") else None
+    origin = (props.get("billwerk_origin_deal_id") or "").strip() or None
+    validation_state = props.get("billwerk_validation") or None
+    apply_state = props.get("billwerk_apply_changes") or None
     payload = {
-        "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "stage": props.get("dealstage"),
-                 "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "deal", deal_id),
-                 "closedWon": props.get("dealstage") in closed_won_stages(portal, hubspot)},
-        "validation": {"state": props.get("billwerk_validation") or None, "message": props.get("billwerk_validation_message") or ""},
-        "apply": {"state": props.get("billwerk_apply_changes") or None, "message": props.get("billwerk_apply_message") or ""},
-        "company": None, "billwerk": None, "actions": [{"id": "refresh", "label": "Refresh"}],
+        "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "url": _link_url(settings, portal, "deal", deal_id),
+                 "stage": props.get("dealstage"), "closedWon": props.get("dealstage") in closed_won_stages(portal, hubspot),
+                 "type": kind, "typeLabel": TYPE_LABELS.get(kind or "", "Signup (default)"),
+                 "originDealId": origin, "originDealUrl": _link_url(settings, portal, "deal", origin) if origin else None},
+        "validation": {"state": validation_state, "label": VALIDATION_LABELS.get(validation_state, validation_state or ""),
+                       "message": props.get("billwerk_validation_message") or ""},
+        "apply": {"state": apply_state, "label": APPLY_LABELS.get(apply_state, apply_state or ""),
+                  "message": props.get("billwerk_apply_message") or ""},
+        "syncStopped": (props.get("billwerk_sync_stopped") or "").lower() == "true",
+        "entity": None, "company": None, "problems": [], "preview": None, "upgrade": None, "billing": None,
+        "runs": [], "actions": [], "busy": False,
     }
+    account = portal.billwerk_account
+    refresh = {"id": "refresh", "label": "Refresh"}
     if account is None:
-        return payload | {"status": "not_connected"}
-    company_id = primary_or_first(associated(hubspot, "deals", "companies", [deal_id]).get(str(deal_id), []), DEAL_TO_COMPANY_PRIMARY)
-    if company_id:
-        link = CustomerLink.for_company(portal.id, company_id)
-        payload["company"] = {"id": company_id, "url": record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id),
-                              "billwerkCustomerId": link.billwerk_customer_id if link else None,
-                              "customerUrl": billwerk_customer_url(account.base_url, link.billwerk_customer_id) if link else None}
-    contract = ContractLink.for_deal(portal.id, deal_id)
-    contract_id = (contract.billwerk_contract_id if contract else None) or props.get("billwerk_contract_id")
-    if contract_id:
-        payload["billwerk"] = {
-            "contractId": contract_id, "customerId": (contract.billwerk_customer_id if contract else None) or props.get("billwerk_customer_id"),
-            "lifecycleStatus": props.get("billwerk_lifecycle_status"), "balance": props.get("billwerk_balance"),
-            "currency": props.get("billwerk_currency"), "billedUntil": props.get("billwerk_billed_until"),
-            "endDate": props.get("billwerk_end_date"), "paymentEscalated": props.get("billwerk_payment_escalated") == "true",
-            "syncStopped": bool(contract.sync_stopped) if contract else props.get("billwerk_sync_stopped") == "true",
-        }
-    return payload | {"status": "contract" if contract_id else "no_contract"}
+        return payload | {"status": "not_connected", "statusLabel": STATUS_LABELS["not_connected"], "actions": [refresh]}
+    row = preview_of(portal, deal_id)
+    link = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == portal.id,
+                                                            ContractLink.hubspot_deal_id == str(deal_id))).scalar_one_or_none()
+    entity_id = (row.entity_id if row else None) or (props.get("billwerk_entity") or "").strip() or None
+    entity = account.entity(entity_id)
+    if entity is not None:
+        payload["entity"] = {"id": entity.entity_id, "name": entity.name}
+    payload["company"] = _company(settings, portal, account, row)
+    if row is not None:
+        payload["problems"] = [{"field": p["field"], "message": p["message"],
+                                "url": _link_url(settings, portal, p["object_type"], p["object_id"])} for p in row.problems or []]
+        if row.shown:
+            payload["preview"] = dict(row.shown, outdated=row.status == "outdated" or validation_state == "outdated")
+    runs = _runs(portal, deal_id)
+    payload["runs"] = [_card_run(r) for r in runs[:RUNS_SHOWN]]
+    busy = [r for r in runs if r.status in ("queued", "running") and not is_stuck(r)]
+    payload["busy"] = bool(busy)
+    payload["billing"] = billing_health(portal, account, props, link)
+    payload["upgrade"] = upgrade_comparison(portal, deal_id, props, row)
+    if payload["syncStopped"] or (link is not None and link.sync_stopped):
+        payload["syncStopped"] = True
+        status = "sync_stopped"
+    elif any(r.flow in APPLYING_FLOWS for r in busy):
+        status = "applying"
+    elif any(r.flow in VALIDATING_FLOWS for r in busy):
+        status = "validating"
+    elif link is not None or apply_state == "applied":
+        status = "applied"
+    elif apply_state == "failed":
+        status = "apply_failed"
+    elif validation_state in ("valid", "invalid", "outdated"):
+        status = validation_state
+    elif row is not None and any(p.get("field") == "line_items" for p in row.problems or []) and row.status == "invalid":
+        status = "no_cart"
+    else:
+        status = "draft"
+    if status == "invalid" and row is not None and all(p.get("field") == "line_items" for p in row.problems or []) \
+            and any("no line items" in p.get("message", "") or "no billwerk plan variant" in p.get("message", "") for p in row.problems or []):
+        status = "no_cart"
+    payload["actions"] = _actions(status, kind, payload["busy"]) + upgrade_actions(portal, props, link, status) + [refresh]
+    return payload | {"status": status, "statusLabel": STATUS_LABELS[status]}
 
 
-# The deal side adds its buttons here (request-validation, create-contract, create-upgrade-deal,
-# execute-upgrade, replay), each a row naming its flow.
-ACTIONS: dict[str, CardAction | RunFlow] = {
-    "refresh": REFRESH,
-    "create-upgrade-deal": RunFlow("create_upgrade_deal", "deal", "Up- / downgrade deal created: open it from this deal's associations",
-                                   skipped="No up- / downgrade deal was created"),
+def _company(settings, portal: Portal, account, row) -> dict | None:
+    if row is None or not row.hubspot_company_id:
+        return None
+    customer = db.session.execute(db.select(CustomerLink.billwerk_customer_id).where(
+        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == row.hubspot_company_id,
+        CustomerLink.entity_id == (row.entity_id or account.entities[0].entity_id))).scalar_one_or_none()
+    return {"id": row.hubspot_company_id, "name": row.company_name or "", "url": _link_url(settings, portal, "company", row.hubspot_company_id),
+            "billwerkCustomerId": customer, "customerUrl": billwerk_customer_url(account.base_url, customer) if customer else None}
+
+
+def _runs(portal: Portal, deal_id: str) -> list[SyncRun]:
+    return db.session.execute(db.select(SyncRun).where(
+        SyncRun.portal_id == portal.id, SyncRun.object_type == "deal", SyncRun.object_id == str(deal_id),
+        SyncRun.flow.in_(list(FLOW_LABELS))).order_by(SyncRun.id.desc()).limit(20)).scalars().all()
+
+
+def _card_run(run: SyncRun) -> dict:
+    stuck = is_stuck(run)
+    status = "interrupted" if stuck else run.status
+    return {"id": str(run.id), "flow": run.flow, "label": FLOW_LABELS.get(run.flow, run.flow), "status": status,
+            "at": (run.finished_at or run.started_at or run.created_at).isoformat(),
+            "message": ("Interrupted; it will be retried." if stuck else run.error) or None,
+            "replayable": status in ("failed", "interrupted")}
+
+
+def _actions(status: str, kind: str | None, busy: bool) -> list[dict]:
+    if busy or status in ("sync_stopped", "applied", "not_connected"):
+        return []
+    actions = [{"id": "request-validation", "label": "Validate with billwerk" if status in ("draft", "no_cart") else "Validate again"}]
+    if kind != "upgrade" and status in ("valid", "outdated", "draft", "apply_failed"):
+        actions.append({"id": "create-contract", "label": "Create contract in billwerk",
+                        "confirm": "Create the contract (and the customer, if new) in billwerk now? billwerk starts billing it."})
+    return actions
+
+
+# -- the parts other flows fill ----------------------------------------------------------------------------
+
+def billing_health(portal: Portal, account, props: dict, link: ContractLink | None) -> dict | None:
+    """The contract's health (``BillingHealth``), from the contract link and what the contract
+    updates wrote on the deal."""
+    contract_id = (link.billwerk_contract_id if link else None) or (props.get("billwerk_contract_id") or "").strip()
+    if not contract_id:
+        return None
+    customer_id = (link.billwerk_customer_id if link else None) or (props.get("billwerk_customer_id") or "").strip() or None
+    balance = props.get("billwerk_balance")
+    try:
+        balance = float(balance) if balance not in (None, "") else None
+    except ValueError:
+        balance = None
+    return {"contractId": contract_id, "contractUrl": f"{account.base_url.rstrip('/')}/#/contracts/{contract_id}",
+            "customerId": customer_id, "customerUrl": billwerk_customer_url(account.base_url, customer_id) if customer_id else None,
+            "lifecycleStatus": props.get("billwerk_lifecycle_status") or None, "balance": balance,
+            "currency": props.get("billwerk_currency") or None, "billedUntil": props.get("billwerk_billed_until") or None,
+            "endDate": props.get("billwerk_end_date") or None,
+            "paymentEscalated": (props.get("billwerk_payment_escalated") or "").lower() == "true",
+            "paymentProvider": props.get("billwerk_payment_provider") or None,
+            "paymentMethod": props.get("billwerk_payment_method") or None,
+            "lastInvoiceId": props.get("billwerk_last_invoice_id") or None,
+            "updatedAt": link.updated_at.isoformat() if link and link.updated_at else None}
+
+
+def upgrade_comparison(portal: Portal, deal_id: str, props: dict, row) -> dict | None:
+    """Up-/downgrade deals: today's contract against the previewed one (``UpgradeComparison``).
+    Filled by the up-/downgrade flow; signup deals have none."""
+    return None
+
+
+def upgrade_actions(portal: Portal, props: dict, link: ContractLink | None, status: str) -> list[dict]:
+    """``create-upgrade-deal`` (a deal with its contract) / ``execute-upgrade``, offered by the up-/downgrade flows."""
+    if status == "applied" and link is not None and not link.sync_stopped:
+        return [{"id": "create-upgrade-deal", "label": "Create up- / downgrade deal",
+                 "confirm": "Create a follow-up deal to change this contract?"}]
+    return []
+
+
+# -- buttons ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DealAction:
+    """``run(portal, deal_id, body)`` starts the work and returns (message, run or None)."""
+
+    run: Callable[[Portal, str, dict], tuple[str, SyncRun | None]]
+    needs_billwerk: bool = True
+
+
+def _start(flow: str, message: str, params: dict | None = None):
+    def run(portal: Portal, deal_id: str, body: dict) -> tuple[str, SyncRun | None]:
+        started = start_run(flow, portal_id=portal.id, object_type="deal", object_id=str(deal_id), params=params or {}, queue="high")
+        return message, started
+    return run
+
+
+def _run_flow(action: RunFlow):
+    """A button of the shared kind (``RunFlow``): runs its flow now and answers how it went."""
+    def run(portal: Portal, deal_id: str, body: dict):
+        return action.run(portal, deal_id, body), None
+    return run
+
+
+def _refresh(portal: Portal, deal_id: str, body: dict):
+    return "Refreshed", None
+
+
+def _replay(portal: Portal, deal_id: str, body: dict):
+    run_id = str(body.get("runId") or "")
+    run = db.session.get(SyncRun, int(run_id)) if run_id.isdigit() else None
+    if run is None or run.portal_id != portal.id or run.object_type != "deal" or run.object_id != str(deal_id):
+        raise HubwerkError("There is no such run for this deal.", code="run_not_found", status=404)
+    if run.status in ("queued", "running") and not is_stuck(run):
+        return "The run is already waiting to run.", run
+    return "Replaying the run", replay_run(run, queue="high")
+
+
+ACTIONS: dict[str, DealAction] = {
+    "request-validation": DealAction(_start(deal_validation.FLOW, "Validation requested; billwerk's answer appears here in a moment")),
+    "create-contract": DealAction(_start(contract_creation.FLOW, "Contract creation started", {"explicit": True})),
+    "create-upgrade-deal": DealAction(_run_flow(RunFlow("create_upgrade_deal", "deal",
+                                                        "Up- / downgrade deal created: open it from this deal's associations",
+                                                        skipped="No up- / downgrade deal was created"))),
+    "refresh": DealAction(_refresh, needs_billwerk=False),
+    "replay": DealAction(_replay),
 }
 
 
 def deal_action(portal: Portal, deal_id: str, action: str, body: dict) -> dict:
-    return carry_out("deal", ACTIONS, deal_payload, portal, deal_id, action, body)
+    entry = ACTIONS.get(action)
+    if entry is None:
+        raise HubwerkError(f"Unknown deal card action {action!r}.", code="unknown_action", status=404)
+    if entry.needs_billwerk and portal.billwerk_account is None:
+        raise HubwerkError("Connect billwerk first (connector settings > billwerk).", code="billwerk_not_connected", status=409)
+    message, run = entry.run(portal, deal_id, body)
+    return deal_payload(portal, deal_id) | {"message": message, "runId": str(run.id) if run is not None else None}

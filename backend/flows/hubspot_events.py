@@ -17,7 +17,9 @@ from typing import Callable
 from flask import current_app
 
 from backend.extensions import db
+from backend.flows import deal_triggers
 from backend.flows.customer_import import REVALIDATING_PROPERTIES
+from backend.mapping.deal_cart import CART_INPUT_PROPERTIES
 from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.models import InboxEvent, Portal
@@ -59,6 +61,12 @@ PROPERTY_HANDLERS: list[tuple[str, frozenset[str], Handler]] = [
     ("deal", frozenset({"dealstage", "closedate"}), import_for_deal),
     ("deal", frozenset({"billwerk_upgrade_deal"}), create_upgrade_deal),
     ("company", REVALIDATING_PROPERTIES, revalidate_company),
+    # The deal side: a validation or a contract requested, the stage that may complete such a request,
+    # and the inputs of a validated cart (HubSpot recalculates ``amount`` when line items change).
+    ("deal", frozenset({"billwerk_validation"}), deal_triggers.validation_requested),
+    ("deal", frozenset({"billwerk_apply_changes"}), deal_triggers.apply_requested),
+    ("deal", frozenset({"dealstage"}), deal_triggers.stage_changed),
+    ("deal", CART_INPUT_PROPERTIES, deal_triggers.cart_input_changed),
 ]
 
 

@@ -13,6 +13,7 @@ from typing import Callable
 
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
+from backend.flows import deal_triggers
 from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.models import CustomerLink, InboxEvent, Portal, SyncRun
@@ -82,6 +83,8 @@ def _upgrade_deal_outputs(run: SyncRun) -> dict:
 ACTIONS: dict[str, WorkflowAction] = {
     "import-customer": WorkflowAction(start_import_customer, _import_done, _import_outputs),
     "create-upgrade-deal": WorkflowAction(start_create_upgrade_deal, _upgrade_deal_done, _upgrade_deal_outputs),
+    "validate-deal": WorkflowAction(deal_triggers.start_validate_deal, deal_triggers.validate_done, deal_triggers.validate_outputs),
+    "create-contract": WorkflowAction(deal_triggers.start_create_contract, deal_triggers.contract_done, deal_triggers.contract_outputs),
 }
 # Runs started before the action name was stored on them were import-customer runs.
 DEFAULT_ACTION = "import-customer"

@@ -250,6 +250,16 @@ def report_progress(run: SyncRun, counts: dict, add: bool = False, stage: str | 
         listener(run, stage)
 
 
+def run_lock(run: SyncRun, timeout: float = LOCK_TIMEOUT_S):
+    """The lock a run's job holds while it works (a batch takes it for the runs it works along)."""
+    return redis_connection().lock(_lock_name(run), timeout=timeout)
+
+
+def finish_run(run: SyncRun, status: str, error: str | None = None, retriable: bool = False) -> None:
+    """Record how a run ended (and tell the finish hooks), for runs worked on in a batch."""
+    _finish(run, status, error=error, retriable=retriable)
+
+
 def _lock_name(run: SyncRun) -> str:
     # No request data in the key: one lock per flow and object, whoever asked, so two requests for one
     # object (a webhook and a button) never run side by side.

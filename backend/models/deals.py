@@ -39,7 +39,6 @@ class DealPreview(db.Model):
     shown: Mapped[dict | None] = mapped_column(JSONType)            # the card's DealPreview
     previewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     validated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    apply_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # billwerk_apply_changes=request seen
 
 
 class DealOrder(db.Model):
@@ -71,6 +70,9 @@ class DealOrder(db.Model):
     billwerk_customer_id: Mapped[str | None] = mapped_column(String(64))
     billwerk_contract_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    # billwerk_apply_changes = request seen while the deal was not closed-won: the move to
+    # closed-won starts the contract creation.
+    apply_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -341,6 +341,12 @@ class HubSpotClient(HubSpotErrors, BaseClient):
         self.request("POST", f"/automation/v4/actions/callbacks/{quote(str(callback_id), safe='')}/complete",
                      json=body, idempotent=True, expected=(200, 204))
 
+    def complete_callbacks(self, completions: list[dict]) -> None:
+        """Finish many workflow actions at once (``{"callbackId", "outputFields", …}``, 100 a call)."""
+        for start in range(0, len(completions), 100):
+            self.request("POST", "/automation/v4/actions/callbacks/complete",
+                         json={"inputs": completions[start:start + 100]}, idempotent=True, expected=(200, 204))
+
 
 def _current_settings():
     from flask import current_app

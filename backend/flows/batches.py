@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from backend.errors import FlowError, Skip
 from backend.extensions import db
+from backend.flows.callbacks import callbacks_together
 from backend.jobs.runs import LOCK_TIMEOUT_S, finish_run, run_lock
 from backend.models import SyncRun, utcnow
 
@@ -64,12 +65,13 @@ class Batch:
     def finish(self, outcomes: dict[str, Outcome]) -> dict | None:
         """Record every member's outcome (by object id); returns the leader's counts, or raises
         its failure/skip for the run machinery to record."""
-        for run, _ in self._members:
-            outcome = outcomes.get(str(run.object_id)) or Outcome.failed("The deal was not worked on; replay the run.", True)
-            if outcome.counts:
-                run.counts = outcome.counts
-            finish_run(run, outcome.status, error=outcome.error, retriable=outcome.retriable)
-            self._done.add(run.id)
+        with callbacks_together(self.leader.portal_id):
+            for run, _ in self._members:
+                outcome = outcomes.get(str(run.object_id)) or Outcome.failed("The deal was not worked on; replay the run.", True)
+                if outcome.counts:
+                    run.counts = outcome.counts
+                finish_run(run, outcome.status, error=outcome.error, retriable=outcome.retriable)
+                self._done.add(run.id)
         mine = outcomes.get(str(self.leader.object_id)) or Outcome.failed("The deal was not worked on; replay the run.", True)
         if mine.status == "skipped":
             raise Skip(mine.error or "Nothing to do.")
@@ -110,6 +112,8 @@ def _claim(leader: SyncRun, limit: int) -> list[tuple[SyncRun, object]]:
         seen.add(str(run.object_id))
         run.status, run.started_at, run.error = "running", utcnow(), None
         run.attempts += 1
+        run.job_id = leader.job_id   # its own job, when it comes, sees the run was worked by another
+
         members.append((run, lock))
     db.session.commit()
     return members

@@ -14,6 +14,7 @@ from typing import Callable
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.flows import deal_triggers
+from backend.flows.callbacks import gathered_callbacks
 from backend.ids import is_id
 from backend.jobs.runs import start_run
 from backend.models import CustomerLink, InboxEvent, Portal, SyncRun
@@ -113,5 +114,12 @@ def complete_callback(run: SyncRun) -> None:
                "message": run.error or (action.done(run) if run.status == "succeeded" else "Nothing to do"),
                "hs_execution_state": "FAIL_CONTINUE" if failed else "SUCCESS"}
     outputs.update(action.outputs(run))
+    gathered = gathered_callbacks()
+    if gathered is not None:
+        completion = {"callbackId": callback_id, "outputFields": outputs}
+        if params.get("request_context"):
+            completion["requestContext"] = params["request_context"]
+        gathered.append(completion)
+        return
     HubSpotClient(run.portal_id).complete_callback(callback_id, outputs, request_context=params.get("request_context") or None)
     log.info("workflow.callback.completed", extra={"run_id": run.id, "result": outputs["result"]})

@@ -15,6 +15,7 @@ from typing import Callable
 from flask import current_app
 from rq import Retry
 from rq.exceptions import NoSuchJobError
+from rq import get_current_job
 from rq.job import Job, JobStatus
 
 from backend.errors import FlowError, FoundProblems, HubwerkError, Skip
@@ -193,6 +194,9 @@ def _execute_locked(run: SyncRun) -> str:
     db.session.refresh(run)
     if run.status in ("succeeded", "skipped"):
         return run.status
+    current = get_current_job()
+    if current is not None and run.job_id and current.id != run.job_id:
+        return run.status  # another job (a batch that took this run along) worked it meanwhile
     run.status = "running"
     run.attempts += 1
     run.started_at = utcnow()

@@ -61,7 +61,7 @@ def test_signup_deal_is_validated_and_the_card_shows_billwerks_totals(shop):
     add_line_item(connector.hubspot, ids["deal"], catalog.products[catalog.components[0]["Id"]], 1, name="More seats")
     connector.hubspot.user_update("deals", ids["deal"], {"amount": "999"})
     connector.deliver()
-    assert deal(connector, ids["deal"])["billwerk_validation"] == "outdated", _debug_runs()[-4:]
+    assert deal(connector, ids["deal"])["billwerk_validation"] == "outdated"[-4:]
     assert card(connector, ids["deal"])["preview"]["outdated"] is True
 
 
@@ -232,5 +232,40 @@ def test_workflow_actions_validate_and_create(shop):
     assert callbacks[-1]["outputFields"]["contract_id"] == contract
 
 
-def _debug_runs():
-    return [(r.flow, r.status, r.error) for r in db.session.execute(db.select(SyncRun)).scalars()]
+def test_deals_waiting_together_are_read_and_written_back_together(shop):
+    connector, portal, catalog = shop
+    deals = [signup_deal(connector, catalog, dict(GOOD_DE, name=f"Batch {i} GmbH"))["deal"] for i in range(6)]
+    connector.deliver()
+    for deal_id in deals:
+        connector.hubspot.user_update("deals", deal_id, {"billwerk_validation": "request"})
+    assert connector.hubspot.flush_webhooks(timeout=10)
+    connector.hubspot.reset_calls()
+    connector.billwerk.reset_calls()
+    connector.work()
+    assert all(deal(connector, d)["billwerk_validation"] == "valid" for d in deals)
+    previews = [c for c in connector.billwerk.calls if c["path"].lower().endswith("/orders/preview")]
+    assert len(previews) == len(deals)                   # each deal asked once, none twice
+    updates = [c for c in connector.hubspot.calls if c["path"] == "/crm/v3/objects/deals/batch/update"]
+    reads = [c for c in connector.hubspot.calls if c["path"] == "/crm/v3/objects/deals/batch/read"]
+    assert len(updates) == 1 and len(reads) == 1          # one read and one write-back for all of them
+    runs = db.session.execute(db.select(SyncRun).where(SyncRun.flow == "validate_deal")).scalars().all()
+    assert sorted(r.object_id for r in runs) == sorted(deals)
+    assert {(r.status, r.attempts) for r in runs} == {("succeeded", 1)}
+
+
+def test_a_workflow_enrolling_many_deals_is_answered_in_one_callback_batch(shop):
+    connector, portal, catalog = shop
+    deals = [signup_deal(connector, catalog, dict(GOOD_DE, name=f"Enrolled {i} GmbH"))["deal"] for i in range(4)]
+    connector.deliver()
+    url = f"{connector.url}/api/workflow-actions/validate-deal"
+    for deal_id in deals:
+        assert connector.hubspot.execute_workflow_action(100001, url, "DEAL", deal_id, {}).status_code == 200
+    connector.hubspot.reset_calls()
+    connector.work()
+    callbacks = [c for c in connector.hubspot.callbacks().values() if c["objectId"] in deals]
+    assert len(callbacks) == 4 and {c["state"] for c in callbacks} == {"COMPLETED"}
+    assert {c["outputFields"]["result"] for c in callbacks} == {"success"}
+    completing = [c for c in connector.hubspot.calls if "/callbacks/" in c["path"]]
+    # the leader's own callback, then the three it took along, together
+    assert [c["path"] for c in completing].count("/automation/v4/actions/callbacks/complete") == 1
+    assert len(completing) == 2

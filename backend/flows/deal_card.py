@@ -28,7 +28,7 @@ from backend.flows.deals import preview_of
 from backend.jobs.runs import is_stuck, replay_run, start_run
 from backend.mapping.deal_cart import DEAL_PROPERTIES, deal_type
 from backend.mapping.problems import record_url
-from backend.models import ContractLink, CustomerLink, Portal, SyncRun
+from backend.models import ContractLink, CustomerLink, ImportCandidate, Portal, SyncRun
 from backend.setup.stages import closed_won_stages
 
 CARD_PROPERTIES = DEAL_PROPERTIES + (
@@ -92,7 +92,7 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
     entity = account.entity(entity_id)
     if entity is not None:
         payload["entity"] = {"id": entity.entity_id, "name": entity.name}
-    payload["company"] = _company(settings, portal, account, row)
+    payload["company"] = _company(settings, portal, account, row, deal_id)
     if row is not None:
         payload["problems"] = [{"field": p["field"], "message": p["message"],
                                 "url": _link_url(settings, portal, p["object_type"], p["object_id"])} for p in row.problems or []]
@@ -128,13 +128,21 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
     return payload | {"status": status, "statusLabel": STATUS_LABELS[status]}
 
 
-def _company(settings, portal: Portal, account, row) -> dict | None:
-    if row is None or not row.hubspot_company_id:
-        return None
+def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:
+    """The deal's company as the connector last saw it: at the deal's validation, else at the
+    customer import of its company (the card reads no associations from HubSpot)."""
+    company_id, name, entity_id = (row.hubspot_company_id, row.company_name, row.entity_id) if row is not None else (None, None, None)
+    if not company_id:
+        seen = db.session.execute(db.select(ImportCandidate).where(
+            ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_deal_id == str(deal_id))
+            .order_by(ImportCandidate.id.desc()).limit(1)).scalar_one_or_none()
+        if seen is None:
+            return None
+        company_id, name, entity_id = seen.hubspot_company_id, seen.company_name, seen.entity_id
     customer = db.session.execute(db.select(CustomerLink.billwerk_customer_id).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == row.hubspot_company_id,
-        CustomerLink.entity_id == (row.entity_id or account.entities[0].entity_id))).scalar_one_or_none()
-    return {"id": row.hubspot_company_id, "name": row.company_name or "", "url": _link_url(settings, portal, "company", row.hubspot_company_id),
+        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == company_id,
+        CustomerLink.entity_id == (entity_id or account.entities[0].entity_id))).scalar_one_or_none()
+    return {"id": company_id, "name": name or "", "url": _link_url(settings, portal, "company", company_id),
             "billwerkCustomerId": customer, "customerUrl": billwerk_customer_url(account.base_url, customer) if customer else None}
 
 

@@ -209,11 +209,11 @@ def test_deal_card_shows_the_deal_and_its_companys_customer(ready):
     card = connector.hubspot.call_card(100001, "GET", f"{connector.url}/api/cards/deals/{ids['deal']}")
     assert card.status_code == 200, card.text
     body = card.json()
-    assert body["deal"]["closedWon"] is True and body["status"] == "no_contract"
+    assert body["deal"]["closedWon"] is True and body["status"] == "draft"      # not validated yet
     assert body["company"]["id"] == ids["company"] and body["company"]["billwerkCustomerId"] == customers(connector)[0]["Id"]
     refreshed = connector.hubspot.call_card(100001, "POST", f"{connector.url}/api/cards/deals/{ids['deal']}/refresh", body={})
     assert refreshed.status_code == 200 and refreshed.json()["message"] == "Refreshed"
-    unknown = connector.hubspot.call_card(100001, "POST", f"{connector.url}/api/cards/deals/{ids['deal']}/create-contract", body={})
+    unknown = connector.hubspot.call_card(100001, "POST", f"{connector.url}/api/cards/deals/{ids['deal']}/frobnicate", body={})
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_action"
 
 

@@ -180,7 +180,8 @@ def _apply(portal, account, deal: Deal, customer_id: str | None, writes: dict) -
     cart = deal.cart
     try:
         applied = apply_order(portal, account, deal_id=deal.id, kind="signup", entity_id=cart.entity_id, cart_hash=deal.hash,
-                              build=lambda: build_signup_order(cart, customer_id=customer_id))
+                              build=lambda: build_signup_order(cart, customer_id=customer_id,
+                                                               contract_custom_fields=deal.custom_fields))
     except ApplyRefused as exc:
         message = f"{exc.message}. Change the deal, {AGAIN}."
         writes[deal.id] = failed_properties(message)

@@ -18,6 +18,7 @@ from backend.clients.base import ApiError, ValidationFailed
 from backend.clients.billwerk import client_for
 from backend.clients.hubspot import HubSpotClient
 from backend.extensions import db
+from backend.flows.custom_fields import contract_custom_fields
 from backend.flows.records import DealRecords, read_deals
 from backend.mapping.deal_cart import (DEAL_PROPERTIES, LINE_ITEM_PROPERTIES, Cart, CatalogItem, DealInputs,
                                        build_signup_order, cart_hash, deal_entity, read_cart)
@@ -25,6 +26,7 @@ from backend.mapping.deal_preview import read_preview
 from backend.mapping.problems import Problem, problems_text
 from backend.models import BillwerkAccount, CatalogProduct, ContractLink, CustomerLink, Portal, utcnow
 from backend.models.deals import DealPreview
+from backend.setup.custom_fields import mapped_properties
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Deal:
     records: DealRecords
     inputs: DealInputs
     cart: Cart
+    custom_fields: dict = field(default_factory=dict)   # the order's ContractCustomFields (mapped properties)
 
     @property
     def id(self) -> str:
@@ -74,8 +77,8 @@ class Checked:
 def load_deals(portal: Portal, account: BillwerkAccount, hubspot: HubSpotClient, deal_ids: Iterable[str]) -> dict[str, Deal]:
     """The deals that exist, each with its cart: one round of HubSpot batch reads for all of them,
     the catalogue and the links from the connector's own database."""
-    records = read_deals(hubspot, deal_ids, deal_properties=DEAL_PROPERTIES, line_item_properties=LINE_ITEM_PROPERTIES,
-                         product_properties=PRODUCT_PROPERTIES)
+    records = read_deals(hubspot, deal_ids, deal_properties=DEAL_PROPERTIES + mapped_properties(portal.id, "deal"),
+                         line_item_properties=LINE_ITEM_PROPERTIES, product_properties=PRODUCT_PROPERTIES)
     root = account.entities[0].entity_id
     entities = frozenset(e.entity_id for e in account.entities)
     products = _catalog_items(portal, records.values())
@@ -91,7 +94,10 @@ def load_deals(portal: Portal, account: BillwerkAccount, hubspot: HubSpotClient,
             contact_id=rec.contact_id, contact=rec.contact,
             customer_id=links.get((entity, rec.company_id)) if rec.company_id else None,
             contract_id=contracts.get(origin) if origin else None)
-        deals[deal_id] = Deal(rec, inputs, read_cart(inputs))
+        deal = deals[deal_id] = Deal(rec, inputs, read_cart(inputs))
+        values, problems = contract_custom_fields(portal.id, entity, rec.deal)
+        deal.custom_fields = values
+        deal.cart.problems += [Problem(p.hubspot_property, p.message, "deal", deal_id) for p in problems]
     return deals
 
 
@@ -161,7 +167,7 @@ def check_cart(account: BillwerkAccount, deal: Deal, order: dict | None = None) 
     cart = deal.cart
     if cart.problems:
         return Checked("invalid", problems=list(cart.problems))
-    order = order if order is not None else build_signup_order(cart)
+    order = order if order is not None else build_signup_order(cart, contract_custom_fields=deal.custom_fields)
     try:
         answer = client_for(account, cart.entity_id).preview_order(order)
     except ValidationFailed as exc:

@@ -1,7 +1,7 @@
 """deal previews and deal orders
 
 Revision ID: 60df7279f9fd
-Revises: 6e6d0f8f0dcf
+Revises: c0c4b222198c
 Create Date: 2026-12-02 06:57:37.179739
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '60df7279f9fd'
-down_revision = '6e6d0f8f0dcf'
+down_revision = 'c0c4b222198c'
 branch_labels = None
 depends_on = None
 

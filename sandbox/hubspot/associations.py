@@ -6,6 +6,11 @@ association is stored with its inverse (deal→company 341 ⇔ company→deal 34
 (1, 2, 5, 6) moves: setting a new primary company removes the old one's primary flag, and a
 contact's ``associatedcompanyid`` follows its primary company. Associations to archived records
 are hidden. Limits: GET ≤ 500 per page; batch read ≤ 1000 inputs; other batches ≤ 100.
+
+Every type spec needs both ``associationCategory`` and ``associationTypeId`` (a missing one
+fails the whole request, as HubSpot's JSON binding does), and the category must be the one the
+type id is defined in. A line item belongs to exactly one parent object: associating it with
+a second deal is refused (400; per input in the batch endpoints).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from flask import Blueprint, g, request
 from . import schema
 from .app import batch_inputs, body_json, json_response, no_content, object_scopes, require_scopes, \
     resolve_object_type, sandbox
+from .crm import association_spec, check_category
 from .errors import ApiError, validation
 from .values import iso_ms
 
@@ -43,23 +49,25 @@ def _require(otype: str, oid: str, status: int = 404):
 
 
 def _type_ids(ftype: str, ttype: str, specs) -> list[int]:
-    if not isinstance(specs, list) or not specs:
-        raise validation("Association types are required: a list of {associationCategory, associationTypeId}")
+    """Type ids of a list of ``{associationCategory, associationTypeId}``: both fields required,
+    the id must be a type of this pair and the category the one it is defined in."""
+    specs = _specs(specs)
     valid = {tid for tid, _l, _p in schema.association_types(ftype, ttype)}
     out = []
-    for spec in specs:
-        try:
-            tid = int(spec["associationTypeId"])
-            category = spec.get("associationCategory", "HUBSPOT_DEFINED")
-        except (KeyError, TypeError, ValueError):
-            raise validation("Each association type needs associationCategory and associationTypeId") from None
-        if category not in ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK"):
-            raise validation(f"Unknown associationCategory {category!r}")
-        if tid not in valid or category != "HUBSPOT_DEFINED":
+    for tid, category in specs:
+        if tid not in valid:
             raise validation(f"associationTypeId {tid} ({category}) is not valid for {ftype} → {ttype}; "
                              f"valid HUBSPOT_DEFINED ids: {sorted(valid)}")
+        check_category(ftype, ttype, tid, category)
         out.append(tid)
     return out
+
+
+def _specs(specs) -> list[tuple[int, str]]:
+    """The shape of a types list; a malformed one fails the whole request, as a JSON error would."""
+    if not isinstance(specs, list) or not specs:
+        raise validation("Association types are required: a list of {associationCategory, associationTypeId}")
+    return [association_spec(spec) for spec in specs]
 
 
 def _spec_rows(ftype: str, ttype: str, type_ids) -> list[dict]:
@@ -173,9 +181,13 @@ def batch_create(ftype, ttype):
 def batch_default(ftype, ttype):
     return _associate_each(
         ftype, ttype, 200,
-        type_ids_of=lambda f, t, item: [schema.default_association_type(f, t)],
+        type_ids_of=_default_type,
         rows_of=_default_rows,
     )
+
+
+def _default_type(ftype, ttype, _item) -> list[int]:
+    return [schema.default_association_type(ftype, ttype)]
 
 
 def _associate_each(ftype, ttype, status, *, type_ids_of, rows_of):
@@ -183,13 +195,18 @@ def _associate_each(ftype, ttype, status, *, type_ids_of, rows_of):
     ftype, ttype = _types(ftype, ttype, True)
     started = _now()
     hs = sandbox()
+    inputs = batch_inputs(body_json())
+    pairs = [_pair(item) for item in inputs]
+    if type_ids_of is not _default_type:
+        for item in inputs:
+            _specs(item.get("types"))
     results, errors = [], []
-    for item in batch_inputs(body_json()):
-        fid, tid = _pair(item)
+    for item, (fid, tid) in zip(inputs, pairs):
         try:
             type_ids = type_ids_of(ftype, ttype, item)
             _require(ftype, fid, 400)
             _require(ttype, tid, 400)
+            hs.crm.check_single_parent(g.portal, ftype, fid, ttype, tid)
         except ApiError as err:
             errors.append(_err(err, [fid, tid]))
             continue

@@ -6,15 +6,21 @@ each change to the webhook dispatcher with the write's :class:`Source`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from . import schema
-from .errors import PropertyErrors, conflict, validation
+from .errors import ApiError, PropertyErrors, conflict, validation
 from .store import Portal, Record, Store
 from .values import iso_ms, normalise
 
 TIMESTAMP_PROPS = ("hs_lastmodifieddate", "lastmodifieddate")
+# What a new line item takes over from the product named by hs_product_id, unless it sets it.
+LINE_ITEM_FROM_PRODUCT = ("name", "description", "price", "hs_sku", "recurringbillingfrequency",
+                          "hs_recurring_billing_period")
+# A line item's or product's term: ISO-8601 PnYnMnD or PnW (P12M, P1Y, P1Y6M, P2W).
+ISO_PERIOD = re.compile(r"^P(?=\d)(\d+Y)?(\d+M)?(\d+D)?$|^P\d+W$")
 ALWAYS_RETURNED = ("hs_object_id", "createdate", "hs_lastmodifieddate")
 
 
@@ -127,9 +133,51 @@ class Crm:
                 clean[name] = stored
         if otype == "deals" and not problems:
             problems += self._check_stage(portal, clean, existing)
+        if otype == "line_items" and existing is None and not problems:
+            self._copy_from_product(portal, raw, clean)
+        if otype in ("line_items", "products") and not problems:
+            problems += self._check_commerce(portal, otype, clean)
         if problems:
             raise PropertyErrors(problems)
         return clean
+
+    def _copy_from_product(self, portal: Portal, raw: dict, clean: dict) -> None:
+        """A new line item naming a product takes the product's values for what it does not set."""
+        product = self._product(portal, clean.get("hs_product_id"))
+        if product is None:
+            return
+        for name in LINE_ITEM_FROM_PRODUCT:
+            if name not in raw and product.properties.get(name):
+                clean[name] = product.properties[name]
+
+    def _product(self, portal: Portal, product_id: str | None) -> Record | None:
+        if not product_id:
+            return None
+        try:
+            key = str(int(float(product_id)))
+        except ValueError:
+            return None
+        rec = portal.table("products").records.get(key)
+        return rec if rec is not None and not rec.archived else None
+
+    def _check_commerce(self, portal: Portal, otype: str, clean: dict) -> list:
+        problems = []
+        term = clean.get("hs_recurring_billing_period")
+        if term and not ISO_PERIOD.match(term):
+            problems.append(("hs_recurring_billing_period", "INVALID_PROPERTY_VALUE",
+                             f"{term} is not a valid term; use an ISO-8601 period such as P12M, P1Y, P30D or P2W."))
+        if otype != "line_items":
+            return problems
+        price = clean.get("price")
+        if price and float(price) < 0:
+            problems.append(("price", "INVALID_PROPERTY_VALUE",
+                             f"{price} is not a valid price: a line item's price cannot be negative "
+                             f"(a reduction belongs in discount or hs_discount_percentage)."))
+        product_id = clean.get("hs_product_id")
+        if product_id and self._product(portal, product_id) is None:
+            problems.append(("hs_product_id", "INVALID_PROPERTY_VALUE",
+                             f"Product {product_id} does not exist; hs_product_id must be the id of a product."))
+        return problems
 
     def _check_stage(self, portal: Portal, clean: dict, existing: Record | None) -> list:
         pipelines = portal.pipelines["deals"]
@@ -262,8 +310,11 @@ class Crm:
                 p.pop("amount", None)
 
     # --- associations -------------------------------------------------------------------------
-    def parse_create_associations(self, portal: Portal, otype: str, associations: list) -> list:
-        """v3 create ``associations`` -> [(to_type, to_id, [typeIds])]; 400 when invalid."""
+    def parse_create_associations(self, portal: Portal, otype: str, associations: list,
+                                  claimed: set | None = None) -> list:
+        """v3 create ``associations`` -> [(to_type, to_id, [typeIds])]; 400 when invalid.
+
+        ``claimed``: line items earlier inputs of the same batch already give a parent deal."""
         links = []
         if not isinstance(associations, list):
             raise validation("associations must be a list")
@@ -273,18 +324,42 @@ class Crm:
                 types = a["types"]
             except (KeyError, TypeError):
                 raise validation("Each association needs to.id and types") from None
+            if not isinstance(types, list) or not types:
+                raise validation("Each association needs types: a list of {associationCategory, associationTypeId}")
             for t in types:
-                tid = int(t.get("associationTypeId", 0))
+                tid, category = association_spec(t)
                 to_type = next((to for (frm, to), rows in schema.ASSOCIATION_TYPES.items()
                                 if frm == otype and any(r[0] == tid for r in rows)), None)
                 if to_type is None:
                     raise validation(f"{tid} is not a valid association type id for {otype}")
+                check_category(otype, to_type, tid, category)
                 target = portal.table(to_type).records.get(to_id)
                 if target is None or target.archived:
                     raise validation(f"No {to_type} with id {to_id} exists to associate with",
                                      context={"ids": [to_id]})
                 links.append((to_type, to_id, [tid]))
+        parents = {to_id for to_type, to_id, _t in links if otype == "line_items" and to_type == "deals"}
+        if len(parents) > 1:
+            raise single_parent_error(None, sorted(parents))
+        if otype == "deals":
+            for to_type, to_id, _t in links:
+                if to_type != "line_items":
+                    continue
+                others = [d for d, _types in self.associated(portal, "line_items", to_id, "deals")]
+                if others or (claimed is not None and to_id in claimed):
+                    raise single_parent_error(to_id, others or ["another input of this batch"])
+                if claimed is not None:
+                    claimed.add(to_id)
         return links
+
+    def check_single_parent(self, portal: Portal, ftype: str, fid: str, ttype: str, tid: str) -> None:
+        """A line item belongs to exactly one deal: 400 when it already has another."""
+        if {ftype, ttype} != {"deals", "line_items"}:
+            return
+        line_item, deal = (fid, tid) if ftype == "line_items" else (tid, fid)
+        others = [d for d, _types in self.associated(portal, "line_items", line_item, "deals") if d != deal]
+        if others:
+            raise single_parent_error(line_item, others)
 
     def associated(self, portal: Portal, otype: str, oid: str, to_type: str) -> list[tuple[str, set[int]]]:
         edges = portal.assoc.get((otype, oid), {})
@@ -302,6 +377,7 @@ class Crm:
 
     def associate(self, portal: Portal, ftype: str, fid: str, ttype: str, tid: str,
                   type_ids: list[int], source: Source) -> None:
+        self.check_single_parent(portal, ftype, fid, ttype, tid)
         added = False
         primary = False
         default = schema.default_association_type(ftype, ttype)
@@ -374,3 +450,38 @@ class Crm:
             event["changeFlag"] = "PROPERTY_CHANGE"
         event.update(extra)
         self.emit(portal.id, event)
+
+
+ASSOCIATION_CATEGORIES = ("HUBSPOT_DEFINED", "USER_DEFINED", "INTEGRATOR_DEFINED", "WORK")
+
+
+def association_spec(spec) -> tuple[int, str]:
+    """(typeId, category) of one ``{associationCategory, associationTypeId}``; both are required."""
+    if not isinstance(spec, dict):
+        raise validation("Each association type must be an object {associationCategory, associationTypeId}")
+    missing = [k for k in ("associationCategory", "associationTypeId") if spec.get(k) in (None, "")]
+    if missing:
+        raise validation(f"Cannot build AssociationSpec, some of required attributes are not set {missing}",
+                         context={"missingAttributes": missing})
+    category = spec["associationCategory"]
+    if category not in ASSOCIATION_CATEGORIES:
+        raise validation(f"associationCategory {category!r} is not one of {list(ASSOCIATION_CATEGORIES)}")
+    try:
+        return int(spec["associationTypeId"]), category
+    except (TypeError, ValueError):
+        raise validation(f"associationTypeId must be a number, got {spec['associationTypeId']!r}") from None
+
+
+def check_category(ftype: str, ttype: str, type_id: int, category: str) -> None:
+    """The category must be the one the type id is defined in (every type here is HUBSPOT_DEFINED)."""
+    if category != "HUBSPOT_DEFINED" and any(t == type_id for t, _l, _p in schema.association_types(ftype, ttype)):
+        raise validation(f"associationTypeId {type_id} is a HUBSPOT_DEFINED type of {ftype} → {ttype}; "
+                         f"associationCategory {category} does not match it")
+
+
+def single_parent_error(line_item: str | None, deals: list[str]) -> ApiError:
+    who = f"Line item {line_item} is already associated with deal {', '.join(deals)}" if line_item \
+        else f"A line item cannot be associated with more than one deal ({', '.join(deals)})"
+    return validation(f"{who}: a line item belongs to exactly one parent object. Create a copy of the line item "
+                      f"for each deal instead.", context={"lineItemId": [line_item] if line_item else [],
+                                                          "parentIds": deals})

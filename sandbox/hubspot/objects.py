@@ -1,16 +1,20 @@
 """CRM v3 objects: basic and batch endpoints for contacts, companies, deals, products and
 line items (also addressed by type id ``0-1``, ``0-2``, ``0-3``, ``0-7``, ``0-8``).
 
-Batch failure semantics (a deliberate choice, see reference §7.2 and field notes #2):
+Batch failure semantics (reference §7.2, field notes #2):
 
-* ``settings.batch_errors == "partial"`` (default): every input is judged on its own. Good
-  inputs are written; bad ones are reported in ``errors`` (HTTP 207, ``numErrors``), each
-  entry carrying ``context.objectWriteTraceId`` (when the input had one) and ``context.ids``
-  (the input's id where there is one) -- HubSpot's behaviour when inputs carry
-  ``objectWriteTraceId``.
-* ``settings.batch_errors == "strict"``: when an input is bad and *not* every input carries an
-  ``objectWriteTraceId``, the whole batch is refused with that input's error (400 or 409)
-  and nothing is written -- the behaviour field notes report for batches without trace ids.
+* **create** answers 207 multi-status. ``settings.batch_errors == "partial"`` (default): every
+  input is judged on its own; good inputs are written, bad ones are reported in ``errors``
+  (``numErrors``), each entry carrying ``context.objectWriteTraceId`` (when the input had one)
+  -- HubSpot's behaviour when inputs carry ``objectWriteTraceId``. ``"strict"``: when an input
+  is bad and *not* every input carries an ``objectWriteTraceId``, the whole batch is refused
+  with that input's error and nothing is written.
+* **update** and **upsert** fail as a whole: one bad input refuses the batch and nothing is
+  written -- 400 ``VALIDATION_ERROR`` for a bad value, 400 ``OBJECT_NOT_FOUND`` naming the
+  ids that do not exist (update, or upsert by ``hs_object_id``), 409 ``CONFLICT`` for a unique
+  value another record holds. The refusal does not say which input was bad (apart from
+  missing ids), so a client has to split the batch to find it. ``objectWriteTraceId`` changes
+  nothing here: HubSpot documents per-input reporting for batch create only.
 
 Batch-level problems are always whole-batch 400s: more than 100 inputs, duplicate ids in
 update/upsert, an ``idProperty`` that is not a unique property.
@@ -79,6 +83,17 @@ def _strict_fail(inputs: list, failures: list) -> None:
             not all(isinstance(i, dict) and i.get("objectWriteTraceId") for i in inputs):
         err = failures[0][1]
         raise err.to_api_error() if isinstance(err, PropertyErrors) else err
+
+
+def _whole_batch(err: Exception) -> ApiError:
+    """The refusal of a whole update/upsert batch for one bad input."""
+    return err.to_api_error() if isinstance(err, PropertyErrors) else err
+
+
+def _missing_objects(otype: str, ids: list[str]) -> ApiError:
+    return ApiError(400, f"Could not get some {schema.OBJECT_TYPES[otype].singular.upper()} objects, they may be "
+                         f"deleted or not exist. Check that ids are valid.", "OBJECT_NOT_FOUND",
+                    context={"ids": ids})
 
 
 # --- basic ---------------------------------------------------------------------------------------
@@ -195,6 +210,7 @@ def batch_create(otype):
     inputs = batch_inputs(body_json())
     portal = g.portal
     pending: dict = {}
+    claimed: set = set()          # line items an earlier input already gives a parent deal
     planned, failures = [], []
     for idx, item in enumerate(inputs):
         trace = item.get("objectWriteTraceId") if isinstance(item, dict) else None
@@ -203,7 +219,7 @@ def batch_create(otype):
                 raise validation("each input must be an object")
             clean = hs.crm.clean(portal, otype, item.get("properties") or {}, None)
             hs.crm.check_unique(portal, otype, clean, None, pending)
-            hs.crm.parse_create_associations(portal, otype, item.get("associations") or [])
+            hs.crm.parse_create_associations(portal, otype, item.get("associations") or [], claimed)
             for prop in portal.table(otype).unique:
                 if clean.get(prop):
                     pending[(prop, clean[prop])] = f"input-{idx}"
@@ -240,24 +256,24 @@ def batch_update(otype):
     started = _now_iso()
     inputs = batch_inputs(body_json())
     portal = g.portal
-    _duplicates([f"{i.get('idProperty') or ''}:{i.get('id')}" for i in inputs if isinstance(i, dict)])
-    planned, failures, pending = [], [], {}
-    for item in inputs:
-        trace = item.get("objectWriteTraceId") if isinstance(item, dict) else None
-        oid = str(item.get("id", "")) if isinstance(item, dict) else ""
+    if not all(isinstance(i, dict) for i in inputs):
+        raise validation("each input must be an object with id and properties")
+    _duplicates([f"{i.get('idProperty') or ''}:{i.get('id')}" for i in inputs])
+    targets = [hs.crm.get(portal, otype, str(i.get("id", "")), i.get("idProperty")) for i in inputs]
+    missing = [str(i.get("id", "")) for i, rec in zip(inputs, targets) if rec is None]
+    if missing:
+        raise _missing_objects(otype, missing)
+    planned, pending = [], {}
+    for item, rec in zip(inputs, targets):
         try:
-            rec = hs.crm.get(portal, otype, oid, item.get("idProperty"))
-            if rec is None:
-                raise not_found(f"Object not found. objectId={oid}")
             clean = hs.crm.clean(portal, otype, item.get("properties") or {}, rec)
             hs.crm.check_unique(portal, otype, clean, rec.id, pending)
-            for prop in portal.table(otype).unique:
-                if clean.get(prop):
-                    pending[(prop, clean[prop])] = rec.id
-            planned.append((item, rec, clean))
         except (ApiError, PropertyErrors) as err:
-            failures.append((trace, err, [oid]))
-    _strict_fail(inputs, failures)
+            raise _whole_batch(err) from None
+        for prop in portal.table(otype).unique:
+            if clean.get(prop):
+                pending[(prop, clean[prop])] = rec.id
+        planned.append((item, rec, clean))
     results = []
     for item, rec, clean in planned:
         hs.crm.update(portal, otype, rec, None, g.source, validated=clean)
@@ -265,8 +281,7 @@ def batch_update(otype):
         if item.get("objectWriteTraceId"):
             out["objectWriteTraceId"] = item["objectWriteTraceId"]
         results.append(out)
-    errors = [standard_error(err, trace, ids) for trace, err, ids in failures]
-    return batch_response(results, errors, started, 200)
+    return batch_response(results, [], started, 200)
 
 
 @bp.route(BASE + "/batch/upsert", methods=["POST"])
@@ -283,27 +298,28 @@ def batch_upsert(otype):
         if id_prop and id_prop != "hs_object_id":
             hs.crm.require_unique_property(portal, otype, id_prop)
     _duplicates([f"{i.get('idProperty') or ''}:{i.get('id')}" for i in inputs])
-    planned, failures, pending = [], [], {}
-    for idx, item in enumerate(inputs):
-        trace = item.get("objectWriteTraceId")
-        key = str(item["id"])
+    keyed = []
+    for item in inputs:
         id_prop = item.get("idProperty") or "hs_object_id"
+        key = str(item["id"])
+        keyed.append((item, key, id_prop, hs.crm.get(portal, otype, key, id_prop if id_prop != "hs_object_id" else None)))
+    missing = [key for _i, key, id_prop, rec in keyed if rec is None and id_prop == "hs_object_id"]
+    if missing:
+        raise _missing_objects(otype, missing)
+    planned, pending = [], {}
+    for idx, (item, key, id_prop, rec) in enumerate(keyed):
+        props = dict(item.get("properties") or {})
+        if rec is None:
+            props[id_prop] = key
         try:
-            rec = hs.crm.get(portal, otype, key, id_prop if id_prop != "hs_object_id" else None)
-            props = dict(item.get("properties") or {})
-            if rec is None:
-                if id_prop == "hs_object_id":
-                    raise not_found(f"Object not found. objectId={key}")
-                props[id_prop] = key
             clean = hs.crm.clean(portal, otype, props, rec)
             hs.crm.check_unique(portal, otype, clean, rec.id if rec else None, pending)
-            for prop in portal.table(otype).unique:
-                if clean.get(prop):
-                    pending[(prop, clean[prop])] = rec.id if rec else f"input-{idx}"
-            planned.append((item, rec, clean))
         except (ApiError, PropertyErrors) as err:
-            failures.append((trace, err, [key]))
-    _strict_fail(inputs, failures)
+            raise _whole_batch(err) from None
+        for prop in portal.table(otype).unique:
+            if clean.get(prop):
+                pending[(prop, clean[prop])] = rec.id if rec else f"input-{idx}"
+        planned.append((item, rec, clean))
     results = []
     for item, rec, clean in planned:
         is_new = rec is None
@@ -316,8 +332,7 @@ def batch_upsert(otype):
         if item.get("objectWriteTraceId"):
             out["objectWriteTraceId"] = item["objectWriteTraceId"]
         results.append(out)
-    errors = [standard_error(err, trace, ids) for trace, err, ids in failures]
-    return batch_response(results, errors, started, 200)
+    return batch_response(results, [], started, 200)
 
 
 @bp.route(BASE + "/batch/archive", methods=["POST"])

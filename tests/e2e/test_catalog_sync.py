@@ -138,22 +138,10 @@ def test_a_hidden_plan_archives_its_variants_and_a_deleted_item_is_archived(read
     assert db.session.execute(db.select(CatalogProduct).where(CatalogProduct.billwerk_id == discount["Id"])).first() is None
 
 
-def test_a_batch_refused_as_a_whole_is_split_until_the_bad_item_is_alone(connector):
-    """Some HubSpot batch errors fail the whole batch for one record (field notes #2)."""
-    connector.billwerk.seed(catalog_items=104, customers=0)
-    connector.hubspot.configure(batch_errors="strict")
-    portal = connector.install()
-    connector.connect_billwerk(portal, entities=(ROOT_ENTITY,))
-    component = next(v for v in visible_items(connector, {ROOT_ENTITY[0]}).values() if v["kind"] == "components")
-    with connector.billwerk.store.lock:
-        connector.billwerk.store.get("components", component["Id"])["Description"] = {"_c": "x" * 70_000}
-    run = sync(connector, portal)
-    assert (run.status, run.counts["created"], run.counts["failed"]) == ("failed", 99, 1)
-    assert component["Id"] in run.error and len(products(connector)) == 99
-    assert len(crm_calls(connector, UPSERT)) <= 2 * 7 + 1  # halving 100 down to the one bad item
-
-
-def test_one_invalid_item_in_a_batch_fails_alone_and_the_other_99_are_written(connector):
+def test_one_invalid_item_refuses_the_upsert_batch_which_is_split_until_it_is_alone(connector):
+    """HubSpot refuses a batch upsert as a whole for one bad record (no per-input 207 as for
+    batch create): the sync halves the batch until the bad item is alone, writes the other 99
+    and names the one it could not write."""
     connector.billwerk.seed(catalog_items=104, customers=0)  # 4 of them hidden: 100 visible
     portal = connector.install()
     connector.connect_billwerk(portal, entities=(ROOT_ENTITY,))
@@ -168,7 +156,10 @@ def test_one_invalid_item_in_a_batch_fails_alone_and_the_other_99_are_written(co
     assert (run.counts["created"], run.counts["failed"]) == (99, 1)
     assert component["Id"] in run.error and "refused 1 of the 100 products to write" in run.error
     assert "longer than 65536 characters" in run.error
-    assert [c["batch_size"] for c in crm_calls(connector, UPSERT)] == [100]
+    sizes = [c["batch_size"] for c in crm_calls(connector, UPSERT)]
+    statuses = [c["status"] for c in crm_calls(connector, UPSERT)]
+    assert sizes[0] == 100 and statuses[0] == 400 and 207 not in statuses
+    assert len(sizes) <= 2 * 7 + 1  # halving 100 down to the one bad item
     assert len(products(connector)) == 99 and component["Id"] not in products(connector)
 
     with bw.store.lock:

@@ -88,3 +88,42 @@ def test_archived_targets_hidden(api):
     api.put(f"/crm/v4/objects/deals/{deal}/associations/default/companies/{comp}")
     api.delete(f"/crm/v3/objects/companies/{comp}")
     assert api.get(f"/crm/v4/objects/deals/{deal}/associations/companies").json()["results"] == []
+
+
+# --- category and type id: both required, and they must match ------------------------------------
+
+HALF_SPECS = [{"associationTypeId": 341}, {"associationCategory": "HUBSPOT_DEFINED"}, {}]
+
+
+def test_v4_needs_category_and_type_id(api):
+    deal, comp = _mk(api, "deals", {"dealname": "D"}), _mk(api, "companies", {"name": "C"})
+    for spec in HALF_SPECS:
+        r = api.put(f"/crm/v4/objects/deals/{deal}/associations/companies/{comp}", json=[spec])
+        assert r.status_code == 400 and r.json()["category"] == "VALIDATION_ERROR", spec
+        batch = api.post("/crm/v4/associations/deals/companies/batch/create", json={"inputs": [
+            {"from": {"id": deal}, "to": {"id": comp}, "types": [spec]}]})
+        assert batch.status_code == 400, spec                       # a malformed body fails the whole request
+    mismatch = api.put(f"/crm/v4/objects/deals/{deal}/associations/companies/{comp}",
+                       json=[{"associationCategory": "USER_DEFINED", "associationTypeId": 341}])
+    assert mismatch.status_code == 400 and "does not match" in mismatch.json()["message"]
+    batch = api.post("/crm/v4/associations/deals/companies/batch/create", json={"inputs": [
+        {"from": {"id": deal}, "to": {"id": comp},
+         "types": [{"associationCategory": "INTEGRATOR_DEFINED", "associationTypeId": 341}]}]})
+    assert batch.status_code == 207 and batch.json()["numErrors"] == 1
+    assert api.get(f"/crm/v4/objects/deals/{deal}/associations/companies").json()["results"] == []
+
+
+def test_v3_create_with_associations_needs_category_and_type_id(api, hubspot_sandbox):
+    comp = _mk(api, "companies", {"name": "C"})
+    for spec in HALF_SPECS + [{"associationCategory": "USER_DEFINED", "associationTypeId": 341}]:
+        r = api.post("/crm/v3/objects/deals", json={"properties": {"dealname": "D"},
+                                                    "associations": [{"to": {"id": comp}, "types": [spec]}]})
+        assert r.status_code == 400, spec
+        b = api.post("/crm/v3/objects/deals/batch/create", json={"inputs": [
+            {"properties": {"dealname": "D"}, "associations": [{"to": {"id": comp}, "types": [spec]}],
+             "objectWriteTraceId": "t"}]})
+        assert b.status_code == 207 and b.json()["errors"][0]["context"]["objectWriteTraceId"] == ["t"], spec
+    no_types = api.post("/crm/v3/objects/deals", json={"properties": {"dealname": "D"},
+                                                       "associations": [{"to": {"id": comp}, "types": []}]})
+    assert no_types.status_code == 400
+    assert hubspot_sandbox.objects("deals") == []

@@ -177,15 +177,55 @@ def test_batch_read_missing_ids_207(api):
     assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND" and body["errors"][0]["context"]["ids"] == ["999999"]
 
 
-def test_batch_update_and_duplicate_ids(api):
+def test_batch_update_missing_id_fails_the_whole_batch(api, hubspot_sandbox):
     a = _create(api, "companies", {"name": "A"})
     r = api.post("/crm/v3/objects/companies/batch/update",
-                 json={"inputs": [{"id": a["id"], "properties": {"city": "Berlin"}}, {"id": "424242", "properties": {}}]})
-    assert r.status_code == 207 and r.json()["results"][0]["properties"]["city"] == "Berlin"
-    assert r.json()["errors"][0]["context"]["ids"] == ["424242"]
+                 json={"inputs": [{"id": a["id"], "properties": {"city": "Berlin"}, "objectWriteTraceId": "t1"},
+                                  {"id": "424242", "properties": {}, "objectWriteTraceId": "t2"}]})
+    assert r.status_code == 400 and r.json()["category"] == "OBJECT_NOT_FOUND"
+    assert r.json()["context"]["ids"] == ["424242"]
+    assert hubspot_sandbox.get_object("companies", a["id"])["properties"].get("city") is None   # nothing written
     dup = api.post("/crm/v3/objects/companies/batch/update",
                    json={"inputs": [{"id": a["id"], "properties": {}}, {"id": a["id"], "properties": {}}]})
     assert dup.status_code == 400
+
+
+def test_batch_update_bad_value_fails_the_whole_batch(api, hubspot_sandbox):
+    """Batch create reports per input (207); update refuses everything for one bad value, trace ids or not."""
+    a, b = _create(api, "deals", {"dealname": "A"}), _create(api, "deals", {"dealname": "B"})
+    r = api.post("/crm/v3/objects/deals/batch/update", json={"inputs": [
+        {"id": a["id"], "properties": {"dealname": "A2"}, "objectWriteTraceId": "t1"},
+        {"id": b["id"], "properties": {"amount": "lots"}, "objectWriteTraceId": "t2"}]})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["category"] == "VALIDATION_ERROR" and body["errors"][0]["code"] == "INVALID_FLOAT"
+    assert "results" not in body and "numErrors" not in body
+    assert hubspot_sandbox.get_object("deals", a["id"])["properties"]["dealname"] == "A"
+
+
+def test_batch_upsert_bad_input_fails_the_whole_batch(api, hubspot_sandbox):
+    assert api.post("/crm/v3/properties/products", json=UNIQUE_PROP).status_code == 201
+    api.post("/crm/v3/objects/products/batch/upsert", json={"inputs": [
+        {"id": "pv-held", "idProperty": "billwerk_id", "properties": {"name": "Held"}}]})
+    calls = []
+    for bad in ({"name": "bad", "recurringbillingfrequency": "yearly"},     # bad option -> 400
+                {"name": "bad", "hs_recurring_billing_period": "12 months"}):
+        r = api.post("/crm/v3/objects/products/batch/upsert", json={"inputs": [
+            {"id": "pv-new", "idProperty": "billwerk_id", "properties": {"name": "New"}, "objectWriteTraceId": "a"},
+            {"id": "pv-held", "idProperty": "billwerk_id", "properties": {"name": "Renamed"}},
+            {"id": "pv-bad", "idProperty": "billwerk_id", "properties": bad, "objectWriteTraceId": "c"}]})
+        calls.append(r.status_code)
+        assert r.json()["category"] == "VALIDATION_ERROR"
+    assert calls == [400, 400]
+    assert [p["properties"]["name"] for p in hubspot_sandbox.objects("products")] == ["Held"]
+    conflict = api.post("/crm/v3/objects/products/batch/upsert", json={"inputs": [
+        {"id": "pv-x", "idProperty": "billwerk_id", "properties": {"name": "X"}},
+        {"id": "pv-held", "idProperty": "billwerk_id", "properties": {"billwerk_id": "pv-x"}}]})
+    assert conflict.status_code == 409 and conflict.json()["category"] == "CONFLICT"
+    assert len(hubspot_sandbox.objects("products")) == 1
+    missing = api.post("/crm/v3/objects/products/batch/upsert", json={"inputs": [
+        {"id": "999999", "properties": {"name": "by record id"}}]})
+    assert missing.status_code == 400 and missing.json()["context"]["ids"] == ["999999"]
 
 
 def test_batch_upsert_new_flag_and_archived_key(api, hubspot_sandbox):

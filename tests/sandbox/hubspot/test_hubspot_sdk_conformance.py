@@ -8,6 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from hubspot import HubSpot
+from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsApiException
+from hubspot.crm.deals.exceptions import ApiException as DealsApiException
+from hubspot.crm.line_items.exceptions import ApiException as LineItemsApiException
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
@@ -170,3 +173,92 @@ def test_callbacks_complete(client, hubspot_sandbox, receiver):
     client.automation.actions.callbacks_api.complete_batch({"inputs": [
         {"callbackId": second, "outputFields": {"hs_execution_state": "FAIL_CONTINUE"}}]})
     assert {c["state"] for c in hs.callbacks().values()} == {"COMPLETED"}
+
+
+# --- the deal side: a deal, its company and its line items ------------------------------------------
+
+def _spec(type_id):
+    return [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]
+
+
+def test_deal_with_line_items_created_and_read_with_associations(client):
+    company = client.crm.companies.basic_api.create({"properties": {"name": "ACME GmbH"}}).id
+    product = client.crm.products.basic_api.create({"properties": {
+        "name": "Pro (monthly)", "price": "99", "hs_sku": "PRO-M", "recurringbillingfrequency": "monthly",
+        "hs_recurring_billing_period": "P1M"}}).id
+    deal = client.crm.deals.basic_api.create({"properties": {"dealname": "ACME – Pro"},
+                                              "associations": [{"to": {"id": company}, "types": _spec(5)}]})
+    items = client.crm.line_items.batch_api.create({"inputs": [
+        {"properties": {"hs_product_id": product, "quantity": "3"},
+         "associations": [{"to": {"id": deal.id}, "types": _spec(20)}]},
+        {"properties": {"name": "Setup fee", "price": "250", "quantity": "1"},
+         "associations": [{"to": {"id": deal.id}, "types": _spec(20)}]}]})
+    assert items.status == "COMPLETE" and len(items.results) == 2
+    got = client.crm.deals.basic_api.get_by_id(deal.id, properties=["dealname"],
+                                               associations=["companies", "line_items"])
+    assert got.properties["dealname"] == "ACME – Pro"
+    assert {(a.id, a.type) for a in got.associations["companies"].results} == {
+        (company, "deal_to_company"), (company, "deal_to_company_unlabeled")}
+    assert sorted(a.id for a in got.associations["line_items"].results) == sorted(r.id for r in items.results)
+    read = client.crm.line_items.batch_api.read({"inputs": [{"id": r.id} for r in items.results], "properties": [
+        "name", "price", "quantity", "amount", "hs_product_id", "hs_sku", "recurringbillingfrequency",
+        "hs_recurring_billing_period"]})
+    by_name = {r.properties["name"]: r.properties for r in read.results}
+    assert by_name["Pro (monthly)"] == {**by_name["Pro (monthly)"], "price": "99", "quantity": "3", "amount": "297",
+                                        "hs_product_id": product, "hs_sku": "PRO-M",
+                                        "recurringbillingfrequency": "monthly", "hs_recurring_billing_period": "P1M"}
+    assert by_name["Setup fee"]["hs_product_id"] is None and by_name["Setup fee"]["amount"] == "250"
+
+
+def test_line_item_properties_and_refusals(client):
+    names = {p.name: p for p in client.crm.properties.core_api.get_all("line_items").results}
+    assert {"name", "price", "quantity", "amount", "hs_product_id", "hs_sku", "discount",
+            "recurringbillingfrequency", "hs_recurring_billing_period"} <= set(names)
+    assert names["amount"].modification_metadata.read_only_value is True
+    with pytest.raises(LineItemsApiException) as exc:
+        client.crm.line_items.basic_api.create({"properties": {"name": "L", "price": "-1"}})
+    assert exc.value.status == 400 and "INVALID_PROPERTY_VALUE" in exc.value.body
+    with pytest.raises(LineItemsApiException) as exc:
+        client.crm.line_items.basic_api.create({"properties": {"hs_product_id": "424242"}})
+    assert exc.value.status == 400
+    with pytest.raises(LineItemsApiException):
+        client.crm.line_items.basic_api.create({"properties": {"name": "L", "hs_recurring_billing_period": "12"}})
+
+
+def test_batch_update_fails_as_a_whole(client, hubspot_sandbox):
+    ids = [r.id for r in client.crm.deals.batch_api.create({"inputs": [
+        {"properties": {"dealname": n}} for n in ("a", "b")]}).results]
+    with pytest.raises(DealsApiException) as exc:
+        client.crm.deals.batch_api.update({"inputs": [
+            {"id": ids[0], "properties": {"dealname": "a2"}, "objectWriteTraceId": "1"},
+            {"id": ids[1], "properties": {"amount": "not a number"}, "objectWriteTraceId": "2"}]})
+    assert exc.value.status == 400 and "VALIDATION_ERROR" in exc.value.body
+    assert sorted(d["properties"]["dealname"] for d in hubspot_sandbox.objects("deals")) == ["a", "b"]
+    ok = client.crm.deals.batch_api.update({"inputs": [{"id": i, "properties": {"amount": "10"}} for i in ids]})
+    assert ok.status == "COMPLETE" and {r.properties["amount"] for r in ok.results} == {"10"}
+
+
+def test_v4_deal_to_line_item_associations(client):
+    deal = client.crm.deals.basic_api.create({"properties": {"dealname": "D"}}).id
+    other = client.crm.deals.basic_api.create({"properties": {"dealname": "E"}}).id
+    items = [client.crm.line_items.basic_api.create({"properties": {"name": f"L{i}", "price": "1"}}).id
+             for i in range(3)]
+    v4 = client.crm.associations.v4
+    made = v4.basic_api.create("deals", deal, "line_items", items[0], _spec(19))
+    assert made.from_object_type_id == "0-3" and made.to_object_type_id == "0-8" and made.to_object_id == items[0]
+    v4.batch_api.create("deals", "line_items", {"inputs": [
+        {"from": {"id": deal}, "to": {"id": li}, "types": _spec(19)} for li in items[1:]]})
+    page = v4.basic_api.get_page("deals", deal, "line_items", limit=500)
+    assert [r.to_object_id for r in page.results] == items
+    assert {t.type_id for r in page.results for t in r.association_types} == {19}
+    back = v4.batch_api.get_page("line_items", "deals", {"inputs": [{"id": items[0]}]})
+    assert back.results[0].to[0].to_object_id == deal and back.results[0].to[0].association_types[0].type_id == 20
+    with pytest.raises(AssociationsApiException) as exc:       # a line item has one parent deal
+        v4.basic_api.create("line_items", items[0], "deals", other, _spec(20))
+    assert exc.value.status == 400
+    with pytest.raises(AssociationsApiException) as exc:       # the category must match the type id
+        v4.basic_api.create("deals", other, "line_items", items[0],
+                            [{"associationCategory": "USER_DEFINED", "associationTypeId": 19}])
+    assert exc.value.status == 400
+    v4.basic_api.archive("deals", deal, "line_items", items[0])
+    assert [r.to_object_id for r in v4.basic_api.get_page("deals", deal, "line_items").results] == items[1:]

@@ -56,8 +56,12 @@ def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: Hu
                            code="customer_already_linked", status=409) from None
     if link.billwerk_customer_id != customer_id:  # linked to another customer a moment ago
         raise HubwerkError(f"This company is already linked to billwerk customer {link.billwerk_customer_id}; unlink it first.", code="already_linked", status=409)
+    # HubSpot refuses a batch update as a whole (e.g. 409: another company holds this unique
+    # billwerk_customer_id); split_on_error turns that refusal into this input's error, so the
+    # link is taken back instead of staying behind while HubSpot shows nothing.
     result = hubspot.batch_update("companies", [{"id": str(company_id), "properties": {
-        "billwerk_customer_id": customer_id, "billwerk_import_status": "linked", "billwerk_import_errors": ""}}])
+        "billwerk_customer_id": customer_id, "billwerk_import_status": "linked", "billwerk_import_errors": ""}}],
+        split_on_error=True)
     if result.errors:
         db.session.delete(link)
         db.session.commit()
@@ -73,8 +77,10 @@ def unlink_company(portal: Portal, company_id: str, hubspot: HubSpotClient | Non
         raise HubwerkError("This company is not linked to a billwerk customer.", code="not_linked", status=409)
     db.session.delete(link)
     db.session.commit()
+    # A refusal (the company was deleted in HubSpot meanwhile) leaves nothing to clear there.
     (hubspot or HubSpotClient(portal)).batch_update("companies", [{"id": str(company_id), "properties": {
-        "billwerk_customer_id": "", "billwerk_import_status": "", "billwerk_import_errors": ""}}])
+        "billwerk_customer_id": "", "billwerk_import_status": "", "billwerk_import_errors": ""}}],
+        split_on_error=True)
     _candidate_status(portal, company_id, "ready", None)
     log.info("flow.link.removed", extra={"hub_id": portal.hub_id, "company_id": company_id})
 

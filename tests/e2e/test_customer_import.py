@@ -132,6 +132,23 @@ def test_company_card_buttons(ready):
     assert len(customers(connector)) == 1
 
 
+def test_a_link_hubspot_refuses_is_taken_back(ready):
+    """HubSpot refuses the whole write-back batch when another company already holds the unique
+    billwerk_customer_id: the card says so and no link stays behind in the connector."""
+    connector, portal = ready
+    ids = company_with_deal(connector.hubspot, GOOD_DE)
+    url = f"{connector.url}/api/cards/companies/{ids['company']}"
+    customer_id = connector.hubspot.call_card(100001, "POST", f"{url}/import", body={}).json()["billwerk"]["customerId"]
+    connector.hubspot.call_card(100001, "POST", f"{url}/unlink", body={})
+    other = connector.hubspot.user_create("companies", {"name": "Typed by hand", "billwerk_customer_id": customer_id})
+    refused = connector.hubspot.call_card(100001, "POST", f"{url}/link", body={"billwerkCustomerId": customer_id})
+    assert refused.status_code == 409 and refused.json()["error"] == "hubspot_refused", refused.text
+    assert "already exists" in refused.json()["message"]
+    assert db.session.execute(db.select(CustomerLink).where(CustomerLink.hubspot_company_id == ids["company"])).first() is None
+    assert company(connector, ids["company"]).get("billwerk_customer_id") in (None, "")
+    assert company(connector, other["id"])["billwerk_customer_id"] == customer_id
+
+
 def test_card_for_another_portals_company_is_404(ready):
     connector, portal = ready
     connector.hubspot.create_portal(100002, "Other Portal")

@@ -22,11 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--closed-won-ratio", type=float, default=0.3)
     parser.add_argument("--auto-approve", action="store_true", help="OAuth authorize redirects at once")
     parser.add_argument("--webhook-target", default=None, help="URL webhook events are POSTed to")
+    parser.add_argument("--subscriptions", default=None, metavar="HSMETA",
+                        help="webhooks-hsmeta.json to subscribe to (default: the connector's own)")
     parser.add_argument("--tokens", action="store_true", help="install the app in the default portal, print tokens")
     parser.add_argument("--quiet", action="store_true", help="no request log")
     args = parser.parse_args(argv)
 
-    hs = HubSpotSandbox(auto_approve=args.auto_approve, webhook_target=args.webhook_target)
+    hs = HubSpotSandbox(auto_approve=args.auto_approve, webhook_target=args.webhook_target,
+                        subscriptions_file=args.subscriptions)
     server = make_server(args.host, args.port, hs.app, threaded=True)
     hs.base_url = f"http://{args.host}:{server.server_port}"
     if args.quiet:
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         print("seeded:", json.dumps({k: v for k, v in report.items() if not k.endswith("_ids")}))
     print(f"HubSpot sandbox on {hs.base_url}")
     print(f"  client_id={hs.client_id} client_secret={hs.client_secret} app_id={hs.app_id}")
+    print(f"  developer_api_key={hs.settings.developer_api_key} (workflow-action definitions, ?hapikey=)")
     print(f"  default portal {hs.default_portal_id}; control API {hs.base_url}/_sandbox/")
     if args.tokens:
         print("  tokens:", json.dumps(hs.issue_tokens()))

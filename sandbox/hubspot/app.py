@@ -3,15 +3,18 @@
 Pipeline of one request (``before_request`` in this order):
 
 1. faults configured through the control API (delay and/or forced status);
-2. for API paths (``/crm/``, ``/automation/``, ``/appinstalls/``, ``/account-info/``):
-   bearer-token authentication (401 ``INVALID_AUTHENTICATION`` / ``EXPIRED_AUTHENTICATION``),
-   then the portal's rolling rate limit and, for search, the secondly search limit (429);
+2. for workflow-action definitions (``/automation/v4/actions/{appId}…``): the developer API
+   key (``?hapikey=``); for other API paths (``/crm/``, ``/automation/``, ``/appinstalls/``,
+   ``/account-info/``): bearer-token authentication (401 ``INVALID_AUTHENTICATION`` /
+   ``EXPIRED_AUTHENTICATION``), then the portal's rolling rate limit and, for search, the
+   secondly search limit (429);
 3. the route handler runs under the store lock;
 4. ``after_request`` adds the rate-limit headers and appends the call to the call log
    (every call except ``/_sandbox/…`` and the record pages of :mod:`ui`).
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import time
@@ -27,6 +30,9 @@ log = logging.getLogger("sandbox.hubspot")
 API_PREFIXES = ("/crm/", "/automation/", "/appinstalls/", "/account-info/")
 CONTROL_PREFIX = "/_sandbox"
 UI_PREFIX = "/contacts/"          # record pages (ui.py): not an API
+# Action definitions are managed by the developer account (?hapikey=), callbacks by the account's token.
+DEVELOPER_PREFIX = "/automation/v4/actions/"
+CALLBACKS_PREFIX = "/automation/v4/actions/callbacks/"
 
 
 class SandboxFlask(Flask):
@@ -82,13 +88,13 @@ def _batch_size() -> int | None:
 
 def create_app(hs) -> Flask:
     """Build the WSGI app for a :class:`~sandbox.hubspot.HubSpotSandbox`."""
-    from . import (associations, automation, control, objects, oauth, pipelines,  # noqa: PLC0415
-                   properties, search, ui)
+    from . import (associations, automation, control, definitions, objects, oauth,  # noqa: PLC0415
+                   pipelines, properties, search, ui)
 
     app = SandboxFlask("sandbox.hubspot")
     app.extensions["hubspot_sandbox"] = hs
     app.url_map.strict_slashes = False
-    for module in (oauth, search, objects, properties, pipelines, associations, automation, control, ui):
+    for module in (oauth, search, objects, properties, pipelines, associations, automation, definitions, control, ui):
         app.register_blueprint(module.bp)
     app.unlocked_endpoints = {"control.flush_webhooks", "control.execute_workflow_action", "control.call_card"}
 
@@ -99,7 +105,9 @@ def create_app(hs) -> Flask:
         if path.startswith((CONTROL_PREFIX, UI_PREFIX)):
             return None
         _apply_faults(hs, path)
-        if path.startswith(API_PREFIXES):
+        if path.startswith(DEVELOPER_PREFIX) and not path.startswith(CALLBACKS_PREFIX):
+            _developer_key(hs)
+        elif path.startswith(API_PREFIXES):
             hs.authenticate_request()
             _rate_limit(hs, path)
         return None
@@ -164,6 +172,14 @@ def _apply_faults(hs, path: str) -> None:
                                        504: "Gateway Timeout"}.get(status, f"fault {status}")
     category = fault.get("category") or ("INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR")
     raise ApiError(status, message, category)
+
+
+def _developer_key(hs) -> None:
+    key = request.args.get("hapikey", "")
+    if not hmac.compare_digest(key.encode(), hs.settings.developer_api_key.encode()):
+        raise ApiError(401, "The developer API key (hapikey) is missing or invalid; action definitions are managed "
+                            "with the developer account's key, not an account's OAuth token.",
+                       "INVALID_AUTHENTICATION")
 
 
 def _rate_limit(hs, path: str) -> None:

@@ -50,6 +50,7 @@ def _pid():
 def index():
     hs = sandbox()
     return json_response({"name": "HubSpot sandbox", "app_id": hs.app_id, "client_id": hs.client_id,
+                          "developer_api_key": hs.settings.developer_api_key,
                           "default_portal_id": hs.default_portal_id, "portals": hs.portals()})
 
 
@@ -209,16 +210,33 @@ def uninstall(portal_id):
 
 @bp.route("/subscriptions", methods=["GET"])
 def subscriptions():
-    hs = sandbox()
-    return json_response({"results": [dict(v, subscriptionType=k) for k, v in hs.store.subscriptions.items()]})
+    return json_response({"results": sandbox().subscriptions()})
+
+
+@bp.route("/subscriptions", methods=["PUT"])
+def replace_subscriptions():
+    """Replace every subscription: ``{"subscriptions": [...]}``, ``{"hsmeta": {...}}`` (a
+    webhooks-hsmeta.json document) or ``{"project_file": true}`` (the configured or the
+    connector's own file again)."""
+    body = _body()
+    try:
+        if body.get("project_file"):
+            return json_response({"results": sandbox().load_subscriptions()})
+        entries = body["hsmeta"] if "hsmeta" in body else body.get("subscriptions")
+        if entries is None:
+            raise ValueError("send subscriptions (a list), hsmeta (a webhooks-hsmeta.json document) or project_file")
+        return json_response({"results": sandbox().set_subscriptions(entries)})
+    except ValueError as exc:
+        raise validation(str(exc)) from None
 
 
 @bp.route("/subscriptions", methods=["POST"])
 def set_subscription():
     body = _body()
     try:
-        return json_response(sandbox().set_subscription(body.get("subscriptionType", ""), body.get("active", True),
-                                                        body.get("properties")))
+        return json_response({"results": sandbox().set_subscription(body.get("subscriptionType", ""),
+                                                                    body.get("active", True),
+                                                                    body.get("properties"))})
     except ValueError as exc:
         raise validation(str(exc)) from None
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -11,7 +12,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 import requests
 from flask import g, request
 
-from . import schema
+from . import schema, subscriptions
 from .app import create_app
 from .crm import Crm, integration_source, user_source
 from .errors import ApiError
@@ -45,6 +46,8 @@ class HubSpotSandbox:
         self.crm = Crm(self.store, self.webhooks.emit)
         self.base_url: str | None = None
         self._calls_lock = threading.Lock()
+        self._cards_lock = threading.Lock()
+        self._cards_in_flight: dict[int, int] = {}
         self.app = create_app(self)
 
     # --- settings ------------------------------------------------------------------------------
@@ -71,6 +74,8 @@ class HubSpotSandbox:
                 if not hasattr(self.settings, key) or key in ("client_id", "client_secret", "app_id"):
                     raise ValueError(f"unknown or fixed setting {key!r}")
                 setattr(self.settings, key, value)
+                if key == "subscriptions_file":
+                    self.load_subscriptions()
             return self.settings.public()
 
     def set_limits(self, rate_limit: int | None = None, rate_window_s: float | None = None,
@@ -85,15 +90,50 @@ class HubSpotSandbox:
     def set_webhook_target(self, url: str | None) -> None:
         self.configure(webhook_target=url)
 
-    def set_subscription(self, subscription_type: str, active: bool = True,
-                         properties: list[str] | None = None) -> dict:
-        """Enable/disable a subscription; ``properties`` restricts a propertyChange subscription."""
+    def subscriptions(self) -> list[dict]:
+        """The app's webhook subscriptions (see :mod:`sandbox.hubspot.subscriptions`)."""
         with self.store.lock:
-            subs = self.store.subscriptions
-            if subscription_type not in subs:
-                raise ValueError(f"unknown subscription type {subscription_type!r}")
-            subs[subscription_type].update(active=bool(active), properties=properties)
-            return dict(subs[subscription_type], subscriptionType=subscription_type)
+            return [dict(s) for s in self.store.subscriptions]
+
+    def set_subscriptions(self, entries) -> list[dict]:
+        """Replace every subscription: a list of ``{subscriptionType, propertyName?, objectType?,
+        active?}`` or a whole ``webhooks-hsmeta.json`` document. ``ValueError`` when HubSpot
+        would refuse it (a propertyChange without propertyName, an unknown type, a duplicate)."""
+        subs = subscriptions.normalise(entries)
+        with self.store.lock:
+            self.store.subscriptions = subs
+            return self.subscriptions()
+
+    def load_subscriptions(self, path: str | None = None) -> list[dict]:
+        """Subscriptions from a ``webhooks-hsmeta.json`` (default: the configured or the connector's file)."""
+        subs = subscriptions.default_subscriptions(path or self.settings.subscriptions_file)
+        with self.store.lock:
+            self.store.subscriptions = subs
+            return self.subscriptions()
+
+    def set_subscription(self, subscription_type: str, active: bool = True,
+                         properties: list[str] | None = None) -> list[dict]:
+        """Switch subscriptions of one type on or off, adding missing ones. A propertyChange
+        subscription is per property, so switching one on needs ``properties``; switching off
+        without ``properties`` switches off every property of that type."""
+        with self.store.lock:
+            subs = [dict(s) for s in self.store.subscriptions]
+            if properties is None and subscription_type.endswith(".propertyChange") and active:
+                raise ValueError(f"{subscription_type} subscriptions are per property: name the properties")
+            wanted = [None] if properties is None else list(properties)
+            for prop in wanted:
+                found = [s for s in subs if s["subscriptionType"] == subscription_type
+                         and (prop is None or s.get("propertyName") == prop)]
+                if not found and active:
+                    entry = {"subscriptionType": subscription_type, "active": True}
+                    if prop is not None:
+                        entry["propertyName"] = prop
+                    subs.append(entry)
+                for sub in found:
+                    sub["active"] = bool(active)
+            subs = subscriptions.normalise([{k: v for k, v in s.items() if k != "id"} for s in subs])
+            self.store.subscriptions = subs
+            return [dict(s) for s in subs if s["subscriptionType"] == subscription_type]
 
     def advance_time(self, seconds: float) -> None:
         """Move the sandbox clock forward (token expiry, rate windows) without sleeping."""
@@ -354,6 +394,7 @@ class HubSpotSandbox:
                     for n, p in portal.properties[otype].items()}
 
     def callbacks(self) -> dict[str, dict]:
+        self.expire_callbacks()
         with self.store.lock:
             return json.loads(json.dumps(self.store.callbacks))
 
@@ -374,8 +415,20 @@ class HubSpotSandbox:
 
     # --- outgoing calls HubSpot makes to the app -------------------------------------------------
     def call_card(self, portal_id: int, method: str, url: str, body=None, user_id: int | None = None,
-                  user_email: str | None = None, app_id: int | None = None, timeout: float = 15.0) -> requests.Response:
-        """Call the app backend as ``hubspot.fetch`` from an app card does (signature v3)."""
+                  user_email: str | None = None, app_id: int | None = None,
+                  timeout: float | None = None) -> requests.Response:
+        """Call the app backend as ``hubspot.fetch`` from an app card does (signature v3).
+
+        Like HubSpot's proxy: one retry on a connection failure or a 5xx (so card actions must
+        be idempotent); at most ``card_max_concurrent`` (20) requests in flight per account, the
+        next one is answered 429 without reaching the backend; request and response bodies of
+        at most ``card_max_body_bytes`` (1 MB), else 413 (request, not sent) or 502 (response);
+        ``timeout`` in seconds, default 15, at most 120 (a timeout is not retried). Connection
+        failures and timeouts raise, as ``hubspot.fetch`` rejects. Every call is logged in
+        :attr:`card_calls`."""
+        timeout = CARD_DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
+        if not 0 < timeout <= CARD_MAX_TIMEOUT_S:
+            raise ValueError(f"hubspot.fetch timeout must be between 0 and {CARD_MAX_TIMEOUT_S:.0f} s, got {timeout}")
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
         query += [("portalId", str(portal_id)), ("userId", str(user_id or self.settings.user_id)),
@@ -383,18 +436,75 @@ class HubSpotSandbox:
                   ("appId", str(app_id if app_id is not None else self.settings.app_id))]
         full = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
         data = b"" if body is None else json.dumps(body).encode("utf-8")
-        headers = {"Content-Type": "application/json", "User-Agent": "HubSpot-UIExtensions (sandbox)"}
-        headers.update(signed_headers(self.settings.client_secret, versions=("v3",), method=method.upper(),
-                                      uri=full, body=data))
-        return requests.request(method.upper(), full, data=data or None, headers=headers, timeout=timeout)
+        entry = {"portal_id": int(portal_id), "method": method.upper(), "url": full, "timeout_s": timeout,
+                 "attempts": [], "outcome": None}
+        with self.store.lock:
+            self.store.card_calls.append(entry)
+        limit = self.settings.card_max_body_bytes
+        if len(data) > limit:
+            entry["outcome"] = "request_too_large"
+            return _proxy_answer(413, f"The request body ({len(data)} bytes) is larger than hubspot.fetch allows "
+                                      f"(1 MB).", "VALIDATION_ERROR")
+        if not self._card_slot(int(portal_id), +1):
+            entry["outcome"] = "too_many_concurrent"
+            return _proxy_answer(429, f"More than {self.settings.card_max_concurrent} concurrent hubspot.fetch requests "
+                                      f"for this account; try again later.", "RATE_LIMITS")
+        try:
+            for attempt in range(2):
+                headers = {"Content-Type": "application/json", "User-Agent": "HubSpot-UIExtensions (sandbox)"}
+                headers.update(signed_headers(self.settings.client_secret, versions=("v3",), method=method.upper(),
+                                              uri=full, body=data))
+                try:
+                    resp = requests.request(method.upper(), full, data=data or None, headers=headers, timeout=timeout)
+                except requests.Timeout as exc:
+                    entry["attempts"].append({"status": None, "error": type(exc).__name__})
+                    entry["outcome"] = "timeout"
+                    raise
+                except requests.ConnectionError as exc:
+                    entry["attempts"].append({"status": None, "error": "ConnectionError"})
+                    if attempt == 0:
+                        continue
+                    entry["outcome"] = "connection_failed"
+                    raise
+                entry["attempts"].append({"status": resp.status_code, "error": None})
+                if resp.status_code >= 500 and attempt == 0:
+                    continue
+                break
+        finally:
+            self._card_slot(int(portal_id), -1)
+        if len(resp.content) > limit:
+            entry["outcome"] = "response_too_large"
+            return _proxy_answer(502, f"The backend's response ({len(resp.content)} bytes) is larger than "
+                                      f"hubspot.fetch allows (1 MB).", "VALIDATION_ERROR")
+        entry["outcome"] = resp.status_code
+        return resp
+
+    def _card_slot(self, portal_id: int, delta: int) -> bool:
+        with self._cards_lock:
+            in_flight = self._cards_in_flight.get(portal_id, 0)
+            if delta > 0 and in_flight >= self.settings.card_max_concurrent:
+                return False
+            self._cards_in_flight[portal_id] = in_flight + delta
+            return True
+
+    @property
+    def card_calls(self) -> list[dict]:
+        """App-card calls made with :meth:`call_card`: ``{portal_id, method, url, timeout_s, attempts, outcome}``."""
+        with self.store.lock:
+            return json.loads(json.dumps(self.store.card_calls))
 
     def execute_workflow_action(self, portal_id: int, action_url: str, object_type: str, object_id,
                                 input_fields: dict, properties: dict | None = None, *, workflow_id: int = 192814114,
                                 action_definition_id: int = 10860211, timeout: float = 30.0) -> requests.Response:
         """POST a workflow custom-action execution to ``action_url`` (signature v2 + v3).
 
-        The callbackId is recorded; a synchronous answer with ``hs_execution_state`` other than
-        ``BLOCK`` completes it at once, otherwise it waits for the callback-complete API."""
+        The callbackId is recorded. A 5xx, a 429 or a connection failure is retried with the
+        same payload (same callbackId) up to ``action_max_attempts`` tries, ``action_backoff_s``
+        apart (doubling); other 4xx are not retried. A 2xx answer with ``hs_execution_state``
+        other than ``BLOCK`` completes the callback at once; ``BLOCK`` waits for the
+        callback-complete API until ``hs_expiration_duration`` (ISO-8601, default one week) has
+        passed on the sandbox clock, then the callback is ``EXPIRED``. Returns the last response;
+        raises when the last try could not connect."""
         ot = schema.resolve_type(object_type)
         obj_type = (ot.singular if ot else object_type).upper()
         with self.store.lock:
@@ -424,30 +534,91 @@ class HubSpotSandbox:
             self.store.callbacks[callback_id] = {"callbackId": callback_id, "portalId": int(portal_id),
                                                  "actionUrl": action_url, "objectType": obj_type,
                                                  "objectId": str(object_id), "inputFields": dict(input_fields),
-                                                 "state": "PENDING", "completions": [], "outputFields": None}
+                                                 "state": "PENDING", "completions": [], "outputFields": None,
+                                                 "attempts": [], "expiresAt": None}
         data = json.dumps(payload).encode("utf-8")
-        headers = {"Content-Type": "application/json", "User-Agent": "HubSpot Workflows (sandbox)"}
-        headers.update(signed_headers(self.settings.client_secret, versions=("v2", "v3"), method="POST",
-                                      uri=action_url, body=data))
-        try:
-            resp = requests.post(action_url, data=data, headers=headers, timeout=timeout)
-        except requests.RequestException:
-            with self.store.lock:
-                self.store.callbacks[callback_id].update(state="FAILED", response_status=None)
-            raise
-        with self.store.lock:
-            cb = self.store.callbacks[callback_id]
-            cb["response_status"] = resp.status_code
+        attempts = max(1, int(self.settings.action_max_attempts))
+        resp = None
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.settings.action_backoff_s * min(2 ** (attempt - 1), 10))
+            headers = {"Content-Type": "application/json", "User-Agent": "HubSpot Workflows (sandbox)"}
+            headers.update(signed_headers(self.settings.client_secret, versions=("v2", "v3"), method="POST",
+                                          uri=action_url, body=data))
             try:
-                out = resp.json().get("outputFields") or {}
-            except (ValueError, AttributeError):
-                out = {}
-            state = out.get("hs_execution_state")
-            if 200 <= resp.status_code < 300 and state != "BLOCK":
-                cb.update(state="COMPLETED", outputFields=out, completedBy="response")
-            elif not 200 <= resp.status_code < 300:
-                cb.update(state="FAILED")
+                resp = requests.post(action_url, data=data, headers=headers, timeout=timeout)
+            except requests.RequestException as exc:
+                with self.store.lock:
+                    cb = self.store.callbacks[callback_id]
+                    cb["attempts"].append({"status": None, "error": type(exc).__name__, "ts": self.store.now_ms()})
+                    if attempt + 1 == attempts:
+                        cb.update(state="FAILED", response_status=None, error=f"{type(exc).__name__} on every try")
+                        raise
+                continue
+            with self.store.lock:
+                self.store.callbacks[callback_id]["attempts"].append(
+                    {"status": resp.status_code, "error": None, "ts": self.store.now_ms()})
+            if resp.status_code < 500 and resp.status_code != 429:
+                break
+        with self.store.lock:
+            self._settle(self.store.callbacks[callback_id], resp)
         return resp
+
+    def _settle(self, cb: dict, resp: requests.Response) -> None:
+        """What HubSpot makes of the action's (last) answer."""
+        cb["response_status"] = resp.status_code
+        if not 200 <= resp.status_code < 300:
+            cb.update(state="FAILED", error=f"the action answered {resp.status_code}")
+            return
+        try:
+            out = resp.json().get("outputFields") or {}
+        except (ValueError, AttributeError):
+            out = {}
+        if out.get("hs_execution_state") != "BLOCK":
+            cb.update(state="COMPLETED", outputFields=out, completedBy="response")
+            return
+        raw = out.get("hs_expiration_duration") or self.settings.action_default_expiration
+        seconds = iso_duration_s(str(raw))
+        if seconds is None:
+            cb.update(state="FAILED", error=f"hs_expiration_duration {raw!r} is not an ISO-8601 duration (e.g. P1WT1H)")
+            return
+        cb["expiresAt"] = int((self.store.now() + seconds) * 1000)
+
+    def expire_callbacks(self) -> None:
+        """BLOCKed executions whose expiration passed on the sandbox clock become EXPIRED."""
+        now = self.store.now_ms()
+        with self.store.lock:
+            for cb in self.store.callbacks.values():
+                if cb["state"] == "PENDING" and cb.get("expiresAt") is not None and now >= cb["expiresAt"]:
+                    cb["state"] = "EXPIRED"
+
+
+_DURATION = re.compile(r"^P(?=\d|T\d)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+                       r"(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+def iso_duration_s(text: str) -> float | None:
+    """Seconds of an ISO-8601 duration (``P1WT1H``, ``PT2H``, ``P1D``); years/months as 365/30 days."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        return None
+    y, mo, w, d, h, mi, sec = (float(v) if v else 0.0 for v in match.groups())
+    return ((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 3600 + mi * 60 + sec
+
+
+CARD_DEFAULT_TIMEOUT_S = 15.0
+CARD_MAX_TIMEOUT_S = 120.0
+
+
+def _proxy_answer(status: int, message: str, category: str) -> requests.Response:
+    """A response HubSpot's hubspot.fetch proxy gives itself, without the backend."""
+    resp = requests.Response()
+    resp.status_code = status
+    resp._content = json.dumps({"status": "error", "message": message, "category": category,
+                                "correlationId": str(uuid.uuid4())}).encode("utf-8")
+    resp.headers["Content-Type"] = "application/json"
+    resp.encoding = "utf-8"
+    return resp
 
 
 def _typed(value) -> str:

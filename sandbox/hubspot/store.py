@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import schema
+from . import schema, subscriptions
 from .values import iso_ms
 
 
@@ -136,21 +136,6 @@ class Portal:
         return self.tables[otype]
 
 
-def default_subscriptions() -> dict[str, dict]:
-    """subscriptionType -> {id, active, properties (None = every property)}."""
-    subs = {}
-    sid = 1000
-    for singular in ("company", "contact", "deal"):
-        for kind in ("creation", "deletion", "propertyChange", "associationChange"):
-            sid += 1
-            subs[f"{singular}.{kind}"] = {"id": sid, "active": True, "properties": None}
-    for singular in ("line_item", "product"):
-        for kind in ("creation", "deletion", "propertyChange") + (("associationChange",) if singular == "line_item" else ()):
-            sid += 1
-            subs[f"{singular}.{kind}"] = {"id": sid, "active": False, "properties": None}
-    return subs
-
-
 @dataclass
 class Settings:
     client_id: str = "hubwerk-sandbox-client-id"
@@ -170,13 +155,20 @@ class Settings:
     webhook_batch_size: int = 100
     webhook_timeout_s: float = 5.0
     enforce_scopes: bool = True
+    subscriptions_file: str | None = None    # a webhooks-hsmeta.json; None = the connector's own, when present
+    developer_api_key: str = "hubwerk-sandbox-developer-key"   # ?hapikey= of developer-account calls
+    action_max_attempts: int = 10            # workflow-action executions: tries in all (retried on 5xx/429)
+    action_backoff_s: float = 0.05           # first retry delay; doubles, capped at 10x
+    action_default_expiration: str = "P1W"   # how long a BLOCKed execution waits for its callback
+    card_max_concurrent: int = 20            # hubspot.fetch requests in flight per account
+    card_max_body_bytes: int = 1024 * 1024   # request and response body limit of hubspot.fetch
     batch_errors: str = "partial"            # "partial" (207 per input) or "strict" (see objects.py)
     search_delay_s: float = 0.0              # > 0: records created less than this ago are not yet searchable
     user_id: int = 7000001
     user_email: str = "admin@sandbox.hubspot.test"
 
     def public(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "client_secret"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("client_secret", "developer_api_key")}
 
 
 class Store:
@@ -198,7 +190,11 @@ class Store:
             self.callbacks: dict[str, dict] = {}
             self.calls: list[dict] = []
             self.faults: list[dict] = []
-            self.subscriptions = default_subscriptions()
+            self.subscriptions = subscriptions.default_subscriptions(self.settings.subscriptions_file)
+            self.action_definitions: dict[str, dict] = {}
+            self.action_functions: dict[str, list] = {}
+            self.action_definition_seq = 0
+            self.card_calls: list[dict] = []
 
     # --- time ---------------------------------------------------------------------------------
     def now(self) -> float:

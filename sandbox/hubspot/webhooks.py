@@ -1,8 +1,8 @@
 """Webhook events (Webhooks API v3) and their delivery.
 
 Changes reported by :class:`~sandbox.hubspot.crm.Crm` become events when the app is
-installed in the portal and an active subscription matches (``deal.propertyChange`` may be
-restricted to a list of properties). Events are queued per portal and POSTed by a daemon
+installed in the portal and an active subscription matches: per event type, and per property
+for ``propertyChange`` (see :mod:`sandbox.hubspot.subscriptions`). Events are queued per portal and POSTed by a daemon
 thread as a JSON array of at most ``webhook_batch_size`` (100) events, signed v1
 (``X-HubSpot-Signature``) and v3 (``X-HubSpot-Signature-v3`` + ``X-HubSpot-Request-Timestamp``).
 A non-2xx answer or a connection error re-queues the batch with ``attemptNumber`` + 1 after
@@ -19,6 +19,7 @@ from collections import deque
 
 import requests
 
+from . import subscriptions
 from .signing import signed_headers
 from .store import Store
 
@@ -43,19 +44,22 @@ class WebhookDispatcher:
         portal = store.portals.get(portal_id)
         if portal is None or portal.install is None or not store.settings.webhook_target:
             return
-        sub = store.subscriptions.get(change["subscriptionType"])
-        if not sub or not sub["active"]:
+        targets = subscriptions.matching(store.subscriptions, change)
+        if not targets:
             return
-        if change["subscriptionType"].endswith(".propertyChange") and sub["properties"] is not None \
-                and change.get("propertyName") not in sub["properties"]:
-            return
-        portal.webhook_seq += 1
-        event = {"eventId": portal.webhook_seq, "subscriptionId": sub["id"],
-                 "portalId": portal_id, "appId": store.settings.app_id,
-                 "occurredAt": store.now_ms(), "attemptNumber": 0}
-        event.update({k: v for k, v in change.items() if v is not None or k == "sourceId"})
-        if event.get("sourceId") is None:
-            event.pop("sourceId")
+        for sub, overrides in targets:
+            portal.webhook_seq += 1
+            event = {"eventId": portal.webhook_seq, "subscriptionId": sub["id"],
+                     "portalId": portal_id, "appId": store.settings.app_id,
+                     "occurredAt": store.now_ms(), "attemptNumber": 0}
+            event.update({k: v for k, v in change.items() if v is not None or k == "sourceId"})
+            event.update(overrides)
+            if event.get("sourceId") is None:
+                event.pop("sourceId")
+            self._queue_event(portal_id, event)
+
+    def _queue_event(self, portal_id: int, event: dict) -> None:
+        store = self.store
         with self._cond:
             # coalesce into the newest not-yet-sent batch of this portal
             for item in reversed(self._queue):

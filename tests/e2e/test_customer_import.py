@@ -100,14 +100,19 @@ def test_fixing_the_address_imports_the_invalid_company(ready):
 
 
 def test_own_writes_are_not_processed_again(ready):
+    from backend.clients.hubspot import HubSpotClient
+
     connector, portal = ready
-    company_with_deal(connector.hubspot, GOOD_DE, stage="closedwon")
+    ids = company_with_deal(connector.hubspot, GOOD_DE, stage="closedwon")
     connector.deliver()
     before = db.session.execute(db.select(db.func.count(SyncRun.id))).scalar_one()
-    connector.deliver()  # the write-back's webhooks (changeSource INTEGRATION, our app id) come in now
+    # The app's own write of a property it is subscribed to comes back as a webhook
+    # (changeSource INTEGRATION, sourceId our app id) and must not start anything.
+    HubSpotClient(portal).update_object("companies", ids["company"], {"city": "Berlin-Mitte"})
+    connector.deliver()
     assert db.session.execute(db.select(db.func.count(SyncRun.id))).scalar_one() == before
     echoes = db.session.execute(db.select(InboxEvent).order_by(InboxEvent.id.desc())).scalars().first()
-    assert '"INTEGRATION"' in echoes.body and echoes.status == "ignored"
+    assert '"INTEGRATION"' in echoes.body and '"city"' in echoes.body and echoes.status == "ignored"
 
 
 def test_company_card_buttons(ready):

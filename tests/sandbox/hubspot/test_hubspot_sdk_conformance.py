@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from hubspot import HubSpot
+from hubspot.automation.actions.exceptions import ApiException as ActionsApiException
 from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsApiException
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.line_items.exceptions import ApiException as LineItemsApiException
@@ -262,3 +263,32 @@ def test_v4_deal_to_line_item_associations(client):
     assert exc.value.status == 400
     v4.basic_api.archive("deals", deal, "line_items", items[0])
     assert [r.to_object_id for r in v4.basic_api.get_page("deals", deal, "line_items").results] == items[1:]
+
+
+# --- workflow-action definitions (a developer-account API, ?hapikey=) -------------------------------
+
+def test_workflow_action_definitions_api(hubspot_sandbox):
+    hs = hubspot_sandbox
+    definitions = HubSpot(api_key=hs.settings.developer_api_key, host=hs.base_url).automation.actions.definitions_api
+    egg = {"actionUrl": "https://connector.example.com/api/workflow-actions/validate-deal", "published": False,
+           "objectTypes": ["DEAL"], "functions": [],
+           "inputFields": [{"typeDefinition": {"name": "mode", "type": "enumeration", "fieldType": "select",
+                                               "options": [{"label": "Preview", "value": "preview"}]},
+                            "supportedValueTypes": ["STATIC_VALUE"], "isRequired": True}],
+           "outputFields": [{"typeDefinition": {"name": "result", "type": "string", "fieldType": "text"}}],
+           "labels": {"en": {"actionName": "billwerk: validate deal", "inputFieldLabels": {"mode": "Mode"}}},
+           "objectRequestOptions": {"properties": ["dealname"]}}
+    created = definitions.create(hs.app_id, egg)
+    assert created.id and created.revision_id == "1" and created.object_types == ["DEAL"]
+    assert created.input_fields[0].type_definition.options[0].value == "preview"
+    assert created.output_fields[0].type_definition.external_options is False
+    assert [d.id for d in definitions.get_page(hs.app_id).results] == [created.id]
+    assert definitions.get_by_id(created.id, hs.app_id).labels["en"].action_name == "billwerk: validate deal"
+    updated = definitions.update(created.id, hs.app_id, {"published": True})
+    assert updated.published is True and updated.revision_id == "2"
+    with pytest.raises(ActionsApiException) as exc:
+        definitions.create(hs.app_id, {**egg, "labels": {"en": {"actionDescription": "no name"}}})
+    assert exc.value.status == 400 and "actionName" in exc.value.body
+    definitions.archive(created.id, hs.app_id)
+    assert definitions.get_page(hs.app_id).results == []
+    assert definitions.get_by_id(created.id, hs.app_id, archived=True).archived_at

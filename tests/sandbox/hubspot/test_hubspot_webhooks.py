@@ -7,8 +7,17 @@ from hubspot.utils.signature import Signature
 SECRET = "hubwerk-sandbox-client-secret"
 
 
+# What these tests listen to (the default is the connector's own webhooks-hsmeta.json).
+SUBSCRIPTIONS = [{"subscriptionType": f"{obj}.{kind}"} for obj in ("company", "contact", "deal")
+                 for kind in ("creation", "deletion", "associationChange")] + [
+    {"subscriptionType": f"{obj}.propertyChange", "propertyName": prop}
+    for obj, prop in (("company", "name"), ("company", "zip"), ("contact", "email"), ("deal", "dealname"),
+                      ("deal", "dealstage"))]
+
+
 def _setup(hs, receiver):
     hs.set_webhook_target(receiver.url + "/webhooks")
+    hs.set_subscriptions(SUBSCRIPTIONS)
 
 
 def test_api_write_events_are_integration_and_signed(api, hubspot_sandbox, receiver):
@@ -101,6 +110,7 @@ def test_retry_on_failure_increments_attempt(api, hubspot_sandbox, receiver):
 def test_retry_on_connection_error_gives_up(hubspot_sandbox, api):
     hs = hubspot_sandbox
     hs.configure(webhook_max_attempts=3, webhook_backoff_s=0.01)
+    hs.set_subscriptions(SUBSCRIPTIONS)
     hs.set_webhook_target("http://127.0.0.1:9/webhooks")
     api.post("/crm/v3/objects/contacts", json={"properties": {"email": "c@x.de"}})
     assert hs.flush_webhooks()
@@ -112,7 +122,7 @@ def test_property_subscription_filter(api, hubspot_sandbox, receiver):
     hs = hubspot_sandbox
     _setup(hs, receiver)
     r = requests.post(hs.base_url + "/_sandbox/subscriptions",
-                      json={"subscriptionType": "deal.propertyChange", "properties": ["dealstage"]})
+                      json={"subscriptionType": "deal.propertyChange", "properties": ["dealname"], "active": False})
     assert r.status_code == 200
     api.post("/crm/v3/objects/deals", json={"properties": {"dealname": "F", "dealstage": "qualifiedtobuy", "amount": "5"}})
     hs.flush_webhooks()

@@ -319,12 +319,14 @@ class HubSpotClient(HubSpotErrors, BaseClient):
         return (self.call("GET", f"/crm/v3/properties/{object_type}", params=params) or {}).get("results") or []
 
     def batch_create_properties(self, object_type: str, inputs: Iterable[dict]) -> BatchResult:
-        """Create property definitions; an existing name comes back as that input's error (409)."""
-        return self._batch(f"/crm/v3/properties/{object_type}/batch/create", list(inputs), {}, idempotent=False,
+        """Create property definitions; an existing name comes back as that input's error (409), so a
+        repeat after a lost answer is harmless and a 5xx is retried."""
+        return self._batch(f"/crm/v3/properties/{object_type}/batch/create", list(inputs), {}, idempotent=True,
                            trace_ids=False)
 
     def create_property_group(self, object_type: str, group: dict) -> dict:
-        return self.call("POST", f"/crm/v3/properties/{object_type}/groups", json=group)
+        """A repeat answers 409 (the group exists): harmless, so a 5xx is retried."""
+        return self.call("POST", f"/crm/v3/properties/{object_type}/groups", json=group, idempotent=True)
 
     def update_property(self, object_type: str, name: str, changes: dict) -> dict:
         return self.call("PATCH", f"/crm/v3/properties/{object_type}/{quote(name, safe='')}", json=changes)

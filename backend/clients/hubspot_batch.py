@@ -158,4 +158,4 @@ def match_errors(errors: list, chunk: list[dict], offset: int) -> list[BatchErro
 
 def status_of(err: dict) -> int | None:
     category = err.get("category")
-    return {"OBJECT_NOT_FOUND": 404, "VALIDATION_ERROR": 400, "CONFLICT": 409}.get(category)
+    return {"OBJECT_NOT_FOUND": 404, "VALIDATION_ERROR": 400, "CONFLICT": 409, "OBJECT_ALREADY_EXISTS": 409}.get(category)

@@ -47,9 +47,14 @@ def provision(portal: Portal, client: HubSpotClient) -> dict:
         existing = {p["name"]: p for p in client.get_properties(object_type)}
         missing = [spec.definition(entities) for spec in specs if spec.name not in existing]
         if missing:
-            result = client.batch_create_properties(object_type, missing)
-            counts["properties_created"] += len(result.results)
-            problems += [f"{object_type}.{(e.input or {}).get('name', '?')}: {e.message}" for e in result.errors if e.status != 409]
+            try:
+                result = client.batch_create_properties(object_type, missing)
+            except Conflict:  # the whole batch refused as existing (a retry after a lost answer): done
+                present = {p["name"] for p in client.get_properties(object_type)}
+                problems += [f"{object_type}.{d['name']}: not created" for d in missing if d["name"] not in present]
+            else:
+                counts["properties_created"] += len(result.results)
+                problems += [f"{object_type}.{(e.input or {}).get('name', '?')}: {e.message}" for e in result.errors if e.status != 409]
         for spec in specs:
             current = existing.get(spec.name)
             if current is None or spec.type not in ("enumeration", "bool"):

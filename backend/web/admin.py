@@ -3,6 +3,7 @@ closed-won stages, webhook setup, sync runs, revoke."""
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
@@ -60,10 +61,17 @@ def login():
 
 
 def _local_path(target: str) -> str | None:
-    """A path on this site, never another host ("//evil", "/\\evil", "https://evil" are refused)."""
-    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target and ":" not in target.split("?")[0]:
-        return target
-    return None
+    """A path on this site, never another host: it starts with one "/", names no scheme or host
+    ("//evil", "/\\evil", "https://evil", "/%09/evil" are refused) and has no control characters or
+    spaces (browsers drop tabs and newlines, and a newline in a header would be a 500)."""
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or ":" in parts.path:
+        return None
+    return target
 
 
 @bp.post("/logout")

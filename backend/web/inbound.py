@@ -48,6 +48,7 @@ def authenticate_hubspot(accept: tuple[str, ...]) -> hubspot_signature.Verified:
     except hubspot_signature.SignatureError as exc:
         log.warning("hubspot.signature.refused", extra={"reason": exc.reason, "path": request.path})
         raise UNSIGNED from None
+    refuse_repeated_parameters()
     if verified.version == "v3" and not _first_use(verified.signature):
         log.warning("hubspot.signature.replayed", extra={"path": request.path})
         raise Unauthorized("This signed request was already used; HubSpot signs every request anew.")
@@ -59,6 +60,15 @@ def _first_use(signature: str) -> bool:
     key = "hubwerk:v3sig:" + hashlib.sha256(signature.encode()).hexdigest()
     ttl_ms = 2 * hubspot_signature.V3_MAX_AGE_MS
     return bool(current_app.extensions["hubwerk.redis"]().set(key, b"1", nx=True, px=ttl_ms))
+
+
+def refuse_repeated_parameters() -> None:
+    """A signed URI with a parameter twice (two ``portalId``) is ambiguous: refused, never "first wins"."""
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        log.warning("hubspot.request.repeated_parameter", extra={"path": request.path, "parameters": repeated[:5]})
+        raise HubwerkError(f"The query parameter(s) {', '.join(repeated[:5])} appear more than once; send each once.",
+                           code="bad_request", status=400)
 
 
 def portal_by_hub_id(value: str | None) -> Portal | None:

@@ -253,7 +253,8 @@ def inbox_list(status, source, limit) -> None:
 @inbox.command("replay")
 @with_appcontext
 @click.argument("inbox_ids", nargs=-1, type=PORTAL_ID)
-@click.option("--status", type=click.Choice(["failed", "ignored"]), help="Replay every delivery with this status.")
+@click.option("--status", type=click.Choice(["received", "failed", "ignored"]),
+              help="Replay every delivery with this status (received: stored but never processed).")
 @click.option("--source", type=click.Choice(["hubspot_webhook", "hubspot_card", "hubspot_workflow", "billwerk_webhook"]))
 @fails_cleanly
 def inbox_replay(inbox_ids, status, source) -> None:
@@ -263,7 +264,7 @@ def inbox_replay(inbox_ids, status, source) -> None:
     from backend.models import InboxEvent
 
     if not inbox_ids and not status:
-        raise HubwerkError("Name the inbox ids to replay, or pass --status failed|ignored.")
+        raise HubwerkError("Name the inbox ids to replay, or pass --status received|failed|ignored.")
     events = [db.session.get(InboxEvent, i) for i in inbox_ids]
     if any(e is None for e in events):
         raise HubwerkError("Some of these inbox ids do not exist; `flask --app backend inbox list` shows them.")

@@ -47,6 +47,7 @@ FINISH_HOOKS = (
 SCHEDULE = [
     (runs.retry_failed_runs, "low", {"interval": 300}),
     (runs.recover_stuck_runs, "low", {"interval": 600}),
+    (inbox.sweep_inbox, "default", {"interval": 30}),
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
     (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),
 ]

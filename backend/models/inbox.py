@@ -54,3 +54,14 @@ class InboxEvent(db.Model):
         self.status = status
         self.error = error
         self.processed_at = utcnow()
+
+
+class UsedSignature(db.Model):
+    """A v3 signature seen once: a second request with it is a replay. Kept in the database (not
+    Redis), so the check never decides against storing a delivery when Redis is away; rows are
+    purged once their five-minute window has passed (``backend.jobs.inbox.sweep_inbox``)."""
+
+    __tablename__ = "used_signatures"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)   # sha256 of the signature, hex
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,13 +9,15 @@ import hashlib
 import json
 import logging
 import time
+from datetime import timedelta
 
 from flask import current_app, request
+from sqlalchemy.exc import IntegrityError
 
 from backend.errors import HubwerkError, NotFound, Unauthorized
 from backend.ids import is_id
 from backend.extensions import db
-from backend.models import BillwerkAccount, InboxEvent, Portal
+from backend.models import BillwerkAccount, InboxEvent, Portal, UsedSignature, utcnow
 from backend.security import basic_auth, hubspot_signature
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,17 @@ def authenticate_hubspot(accept: tuple[str, ...]) -> hubspot_signature.Verified:
 
 
 def _first_use(signature: str) -> bool:
-    """v3 signatures are single-use inside their five-minute window."""
-    key = "hubwerk:v3sig:" + hashlib.sha256(signature.encode()).hexdigest()
-    ttl_ms = 2 * hubspot_signature.V3_MAX_AGE_MS
-    return bool(current_app.extensions["hubwerk.redis"]().set(key, b"1", nx=True, px=ttl_ms))
+    """v3 signatures are single-use inside their five-minute window. The used ones are kept in
+    the database, the same store the delivery goes to: Redis being away never refuses a delivery."""
+    used = UsedSignature(digest=hashlib.sha256(signature.encode()).hexdigest(),
+                         expires_at=utcnow() + timedelta(milliseconds=2 * hubspot_signature.V3_MAX_AGE_MS))
+    db.session.add(used)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
 
 
 def refuse_repeated_parameters() -> None:
@@ -140,3 +149,21 @@ def store_delivery(source: str, *, name: str | None = None, portal: Portal | Non
     db.session.add(event)
     db.session.commit()
     return event
+
+
+def body_key() -> str:
+    """The key of a byte-identical delivery, whatever signed it: a HubSpot webhook body names its
+    events (ids, times, attempt number), so the same bytes again are a replay or a duplicate."""
+    return "sha256:" + hashlib.sha256(request.get_data(cache=True)).hexdigest()
+
+
+def store_once(source: str, dedupe_key: str, **kw) -> tuple[InboxEvent, bool]:
+    """``store_delivery`` for a delivery that may come again: the row and whether it is new."""
+    try:
+        return store_delivery(source, dedupe_key=dedupe_key, **kw), True
+    except IntegrityError:
+        db.session.rollback()
+        first = db.session.execute(db.select(InboxEvent).where(InboxEvent.source == source,
+                                                              InboxEvent.dedupe_key == dedupe_key[:255])).scalar_one()
+        log.info("inbound.duplicate", extra={"inbox_id": first.id, "source": source})
+        return first, False

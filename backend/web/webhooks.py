@@ -1,10 +1,13 @@
-"""Inbound webhooks: HubSpot object events and billwerk's thin hooks. Verify, store, queue, answer."""
+"""Inbound webhooks: HubSpot object events and billwerk's thin hooks. Verify, store, queue, answer.
+
+Stored is safe: when Redis cannot take the job, the answer is still 200 and the sweeper
+(``backend.jobs.inbox.sweep_inbox``) queues the row later."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from backend.errors import HubwerkError
-from backend.jobs.inbox import enqueue_inbox_event
+from backend.jobs.inbox import hand_over
 from backend.web import inbound
 
 bp = Blueprint("webhooks", __name__, url_prefix="/api/webhook")
@@ -19,9 +22,11 @@ def hubspot_events():
     # One delivery usually concerns one portal; a mixed one is stored without a portal and split when processed.
     hub_ids = {str(e.get("portalId", "")) for e in events}
     portal = inbound.portal_by_hub_id(hub_ids.pop()) if len(hub_ids) == 1 else None
-    stored = inbound.store_delivery("hubspot_webhook", name=f"{len(events)} event(s)", portal=portal)
-    enqueue_inbox_event(stored)
-    return jsonify(received=len(events), inbox_id=stored.id), 200
+    # Byte-identical bodies are one row (a captured v1 delivery sent again changes nothing).
+    stored, new = inbound.store_once("hubspot_webhook", inbound.body_key(), name=f"{len(events)} event(s)", portal=portal)
+    if new:
+        hand_over(stored)
+    return jsonify(received=len(events), inbox_id=stored.id, duplicate=not new), 200
 
 
 @bp.post("/billwerk/events")
@@ -38,5 +43,5 @@ def billwerk_events():
             code="unknown_entity", status=403,
         )
     stored = inbound.store_delivery("billwerk_webhook", name=event_name, account=account)
-    enqueue_inbox_event(stored)
+    hand_over(stored)
     return jsonify(received=True, inbox_id=stored.id), 200

@@ -17,13 +17,13 @@ def inbox_count():
 
 def test_hubspot_v3_and_v1_are_accepted_and_stored(ctx, client):
     portal, _ = connected_portal()
-    raw = body(EVENTS)
-    for headers in (v3_headers("POST", HS_PATH, raw), v1_headers(raw)):
+    raws = [body(EVENTS), body([dict(EVENTS[0], eventId=2)])]
+    for raw, headers in ((raws[0], v3_headers("POST", HS_PATH, raws[0])), (raws[1], v1_headers(raws[1]))):
         response = client.post(HS_PATH, data=raw, headers=headers | {"Content-Type": "application/json"})
         assert response.status_code == 200, response.get_json()
-    rows = db.session.execute(db.select(InboxEvent)).scalars().all()
+    rows = db.session.execute(db.select(InboxEvent).order_by(InboxEvent.id)).scalars().all()
     assert [r.source for r in rows] == ["hubspot_webhook", "hubspot_webhook"]
-    assert rows[0].body == raw.decode() and rows[0].portal_id == portal.id
+    assert rows[0].body == raws[0].decode() and rows[0].portal_id == portal.id
 
 
 @pytest.mark.parametrize("case", ["no-headers", "wrong-secret", "stale", "tampered-body", "tampered-query", "v2-not-accepted", "replay"])

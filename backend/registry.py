@@ -45,8 +45,8 @@ FINISH_HOOKS = (
 
 # (function, queue, {"interval": seconds} or {"cron": "m h dom mon dow"}) for ``flask --app backend cron``.
 SCHEDULE = [
-    (runs.retry_failed_runs, "low", {"interval": 300}),
-    (runs.recover_stuck_runs, "low", {"interval": 600}),
+    (runs.retry_failed_runs, "low", {"interval": 60}),
+    (runs.recover_stuck_runs, "low", {"interval": 20}),
     (inbox.sweep_inbox, "default", {"interval": 30}),
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
     (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),

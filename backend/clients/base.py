@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 import requests
 
+from backend.clients.waits import may_wait
 from backend.errors import HubwerkError
 
 log = logging.getLogger("hubwerk.clients")
@@ -311,6 +312,7 @@ class BaseClient:
         safe = idempotent if idempotent is not None else method in IDEMPOTENT_METHODS
         ok = set(expected) if expected is not None else None
         attempt = 0
+        slept = 0.0
         started = time.monotonic()
         while True:
             self.acquire(method, path)
@@ -320,10 +322,11 @@ class BaseClient:
                                             headers=send_headers, timeout=timeout or self.timeout)
             except requests.RequestException as exc:
                 retry_ok = safe or isinstance(exc, requests.ConnectTimeout)
-                if retry_ok and attempt < self.max_retries:
-                    delay = self.backoff(attempt)
+                delay = self.backoff(attempt)
+                if retry_ok and attempt < self.max_retries and may_wait(slept, delay):
                     self._log_retry(method, shown, None, None, attempt, delay, type(exc).__name__)
                     self.sleep(delay)
+                    slept += delay
                     attempt += 1
                     continue
                 err = self._unavailable(method, shown, exc)
@@ -335,23 +338,27 @@ class BaseClient:
             body = response_json(resp)
             if self.is_rate_limited(resp, body):
                 delay = self.rate_limit_delay(resp, body, attempt)
-                if delay is not None and delay <= self.max_wait_s and attempt < self.max_retries:
+                if delay is not None and delay <= self.max_wait_s and attempt < self.max_retries and may_wait(slept, delay):
                     delay = delay + random.uniform(0, min(1.0, 0.1 * delay))
                     self._log_retry(method, shown, status, self._correlation(resp, body), attempt, delay, "rate_limited")
                     self.sleep(delay)
+                    slept += delay
                     attempt += 1
                     continue
                 err = self.translate(resp, body, method, shown, retry_after=delay)
                 self._log_failure(err, attempt, started)
                 raise err
-            if (status >= 500 or status == 423) and safe and attempt < self.max_retries:
-                # 423 Locked: HubSpot asks for ~2 s.
-                delay = max(2.0, self.backoff(attempt)) if status == 423 else self.backoff(attempt)
+            # 423 Locked: HubSpot asks for ~2 s.
+            delay = max(2.0, self.backoff(attempt)) if status == 423 else self.backoff(attempt)
+            if (status >= 500 or status == 423) and safe and attempt < self.max_retries and may_wait(slept, delay):
                 self._log_retry(method, shown, status, self._correlation(resp, body), attempt, delay, "server_error")
                 self.sleep(delay)
+                slept += delay
                 attempt += 1
                 continue
             err = self.translate(resp, body, method, shown)
+            if isinstance(err, ServerError) and safe:
+                err.retry_after = delay
             self._log_failure(err, attempt, started)
             raise err
 

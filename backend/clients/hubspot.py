@@ -83,9 +83,9 @@ class HubSpotClient(HubSpotErrors, BaseClient):
             return
         try:
             limiter.acquire()
-        except RateLimitTimeout:
+        except RateLimitTimeout as exc:
             raise RateLimited(f"hubwerk's own HubSpot budget for portal {self.hub_id} stayed exhausted; try again later.",
-                              provider="hubspot", method=method, path=path, retry_after=10.0) from None
+                              provider="hubspot", method=method, path=path, retry_after=exc.retry_after or 10.0) from None
 
     def renew_auth(self, err: AuthError) -> bool:
         if isinstance(err, PortalDisconnected):

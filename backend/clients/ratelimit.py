@@ -16,6 +16,8 @@ import time
 import uuid
 from typing import Callable
 
+from backend.clients.waits import may_wait
+
 log = logging.getLogger("hubwerk.clients.ratelimit")
 
 # KEYS[1] the sorted set; ARGV: calls, window in microseconds, member id.
@@ -41,7 +43,11 @@ return wait
 
 
 class RateLimitTimeout(Exception):
-    """No slot became free within ``max_wait_s``."""
+    """No slot became free within ``max_wait_s`` (or the context's wait limit); ``retry_after``: when one will."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RedisRateLimiter:
@@ -85,8 +91,8 @@ class RedisRateLimiter:
                 if waited:
                     log.debug("client.ratelimit.waited", extra={"key": self.key, "waited_s": round(waited, 3)})
                 return waited
-            if waited + wait > self.max_wait_s:
-                raise RateLimitTimeout(f"no slot free for {self.key} within {self.max_wait_s:g} s")
+            if waited + wait > self.max_wait_s or not may_wait(waited, wait):
+                raise RateLimitTimeout(f"no slot free for {self.key} within the wait allowed here", retry_after=wait)
             # Sleep until the oldest slot expires (plus a hair), then compete for it again.
             wait = wait + 0.002
             self.sleep(wait)

@@ -9,6 +9,8 @@ object they concern: a run executed twice leaves billwerk and HubSpot as once.
 from __future__ import annotations
 
 import logging
+import random
+import uuid
 from datetime import timedelta
 from typing import Callable
 
@@ -18,9 +20,11 @@ from rq.exceptions import NoSuchJobError
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
+from backend.clients.waits import short_waits
 from backend.errors import FlowError, FoundProblems, HubwerkError, Skip
 from backend.extensions import db
 from backend.jobs import get_queue, redis_connection
+from backend.jobs.leases import LEASE_S, RENEW_EVERY_S, Lease, holder
 from backend.jobs.runtime import app_context
 from backend.logs import job_id_var
 from backend.models import SyncRun, utcnow
@@ -34,10 +38,13 @@ PROGRESS_LISTENERS: list[Callable[[SyncRun, "str | None"], None]] = []
 # Called with every run that finished (workflow callbacks complete here).
 FINISH_HOOKS: list[Callable[[SyncRun], None]] = []
 MAX_ATTEMPTS = 5
-LOCK_TIMEOUT_S = 30 * 60    # the longest a run may take; its lock expires after this
-LOCK_WAIT_S = 5 * 60        # how long a worker waits for another run of the same object
-# A job may wait for the lock, then run: it is only killed after both.
-JOB_TIMEOUT_S = LOCK_TIMEOUT_S + LOCK_WAIT_S
+LOCK_TIMEOUT_S = 30 * 60    # the longest a run may take (its job is killed then); its lock is a lease renewed meanwhile
+LOCK_WAIT_S = 0             # a worker does not wait for another run of the same object: the run comes back later
+BUSY_DELAY_S = 10.0         # ... this much later (plus jitter)
+JOB_TIMEOUT_S = LOCK_TIMEOUT_S
+# A retriable failure comes back this long after attempt 1, 2, 3, 4 (or when the provider's Retry-After says).
+RETRY_DELAYS_S = (10, 30, 90, 240)
+WORKER_CALL_WAIT_S = 5.0    # the longest a worker's API call sleeps for retries; beyond, the run is re-queued
 ORPHAN_AFTER_S = 10 * 60    # a run queued this long without a waiting job lost it (e.g. Redis restarted)
 
 
@@ -118,19 +125,27 @@ def _job_waiting(run: SyncRun) -> bool:
     return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
-def enqueue_run(run: SyncRun, queue: str = "default") -> None:
-    """Enqueue after the row is committed, so the worker always finds it."""
-    job = get_queue(queue).enqueue(
-        "backend.jobs.runs.execute_run",
-        run.id,
-        job_id=f"run-{run.id}-{run.attempts + 1}",
+def enqueue_run(run: SyncRun, queue: str = "default", delay_s: float | None = None) -> None:
+    """Enqueue after the row is committed, so the worker always finds it; with ``delay_s`` as an RQ
+    scheduled job (the workers' scheduler queues it then), so nothing sleeps in a worker."""
+    kwargs = dict(
+        job_id=f"run-{run.id}-{run.attempts + 1}" + (f"-{uuid.uuid4().hex[:8]}" if delay_s is not None else ""),
         description=f"{run.flow} {run.object_type or 'portal'} {run.object_id or run.portal_id}",
         job_timeout=JOB_TIMEOUT_S,
         # Lost workers and broken connections to Redis: RQ tries again; flow failures are ours to record.
         retry=Retry(max=2, interval=[10, 60]),
     )
+    if delay_s is None:
+        job = get_queue(queue).enqueue("backend.jobs.runs.execute_run", run.id, **kwargs)
+    else:
+        job = get_queue(queue).enqueue_in(timedelta(seconds=max(1.0, delay_s)), "backend.jobs.runs.execute_run", run.id, **kwargs)
     run.job_id = job.id
     db.session.commit()
+
+
+def _origin_queue() -> str:
+    current = get_current_job()
+    return current.origin if current is not None and current.origin in ("high", "default", "low") else "default"
 
 
 class Busy(HubwerkError):
@@ -174,18 +189,22 @@ def execute_run(run_id: int, wait_s: float = LOCK_WAIT_S, hand_over_when_busy: b
         if run.status in ("succeeded", "skipped"):
             return run.status
         token = job_id_var.set(run.job_id)
-        lock = redis_connection().lock(_lock_name(run), timeout=LOCK_TIMEOUT_S, blocking_timeout=wait_s)
+        lease = run_lock(run)
         try:
-            if not lock.acquire():
+            if not lease.acquire(wait_s=wait_s):
                 if hand_over_when_busy:
                     return "busy"
-                run.attempts += 1  # counts towards MAX_ATTEMPTS like any other try
-                _finish(run, "failed", error="Another run for the same object did not finish in time; this one will be retried.", retriable=True)
-                return run.status
+                # Another live run works on this object: give the worker back, come again shortly.
+                enqueue_run(run, queue=_origin_queue(), delay_s=BUSY_DELAY_S * (1 + random.random()))
+                log.info("job.run.busy_requeued", extra={"run_id": run.id, "flow": run.flow})
+                return "busy"
             try:
-                return _execute_locked(run)
+                if get_current_job() is None:
+                    return _execute_locked(run)
+                with short_waits(WORKER_CALL_WAIT_S):
+                    return _execute_locked(run)
             finally:
-                lock.release()
+                lease.release()
         finally:
             job_id_var.reset(token)
 
@@ -214,7 +233,7 @@ def _execute_locked(run: SyncRun) -> str:
         log.info("job.run.found_problems", extra={"run_id": run.id, "flow": run.flow, "counts": found.counts})
     except HubwerkError as exc:
         db.session.rollback()
-        _finish(run, "failed", error=exc.message, retriable=exc.retriable)
+        _finish(run, "failed", error=exc.message, retriable=exc.retriable, retry_after=getattr(exc, "retry_after", None))
         log.warning("job.run.failed", extra={"run_id": run.id, "flow": run.flow, "error_code": exc.code, "retriable": exc.retriable})
     except Exception as exc:  # a bug or an outage we did not foresee: keep it visible and replayable
         db.session.rollback()
@@ -228,12 +247,21 @@ def _execute_locked(run: SyncRun) -> str:
     return run.status
 
 
-def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool = False) -> None:
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds until a retriable failure is tried again: the schedule, or the provider's wish if longer."""
+    base = RETRY_DELAYS_S[min(max(attempts, 1), len(RETRY_DELAYS_S)) - 1]
+    return max(float(base), float(retry_after or 0)) * (1 + random.random() / 4)
+
+
+def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool = False,
+            retry_after: float | None = None, retry_in_s: float | None = None) -> None:
     run.status = status
     run.error = error
     run.retriable = retriable
     run.finished_at = utcnow()
-    run.next_retry_at = run.finished_at + timedelta(minutes=2 ** run.attempts) if retriable and run.attempts < MAX_ATTEMPTS else None
+    again = retriable and run.attempts < MAX_ATTEMPTS
+    delay = (retry_in_s if retry_in_s is not None else retry_delay(run.attempts, retry_after)) if again else None
+    run.next_retry_at = run.finished_at + timedelta(seconds=delay) if again else None
     db.session.commit()
     for hook in FINISH_HOOKS:
         try:
@@ -241,6 +269,14 @@ def _finish(run: SyncRun, status: str, error: str | None = None, retriable: bool
         except Exception:  # a hook must never turn a recorded outcome into a crash
             db.session.rollback()
             log.exception("job.run.finish_hook_failed", extra={"run_id": run.id})
+    if again:
+        # An RQ scheduled job, not a sleep: the worker is free meanwhile. Should Redis refuse, the cron's
+        # retry_failed_runs replays the run once next_retry_at has passed.
+        try:
+            enqueue_run(run, queue=_origin_queue() if get_current_job() is not None else "low", delay_s=delay if delay >= 1 else None)
+        except Exception:
+            db.session.rollback()
+            log.warning("job.run.retry_not_scheduled", extra={"run_id": run.id})
 
 
 def report_progress(run: SyncRun, counts: dict, add: bool = False, stage: str | None = None) -> None:
@@ -254,9 +290,16 @@ def report_progress(run: SyncRun, counts: dict, add: bool = False, stage: str | 
         listener(run, stage)
 
 
-def run_lock(run: SyncRun, timeout: float = LOCK_TIMEOUT_S):
-    """The lock a run's job holds while it works (a batch takes it for the runs it works along)."""
-    return redis_connection().lock(_lock_name(run), timeout=timeout)
+def run_lock(run: SyncRun, timeout: float = LOCK_TIMEOUT_S) -> Lease:
+    """The lock a run's job holds while it works (a batch takes it for the runs it works along): a
+    lease its process renews, naming the run, gone within ``LEASE_S`` of the holder's death.
+    (``timeout`` is kept for callers; a lease lives as long as its holder.)"""
+    return Lease(redis_connection(), _lock_name(run), owner=f"run-{run.id}")
+
+
+def holder_alive(run: SyncRun) -> bool:
+    """Whether a live process holds this run's lease (``False`` once its holder died)."""
+    return holder(redis_connection(), _lock_name(run)) == f"run-{run.id}"
 
 
 def finish_run(run: SyncRun, status: str, error: str | None = None, retriable: bool = False) -> None:
@@ -284,22 +327,46 @@ def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
 
 
 def recover_stuck_runs() -> dict:
-    """Cron: runs whose process died mid-way (a web request timed out, a deploy, Ctrl-C) become
-    failed-retriable; queued runs whose job was lost are queued again. Nothing stays stuck."""
+    """Cron (every 20 s): a run that says *running* but whose lease has no holder any more (its
+    process died: ``kill -9``, a deploy, a web request that timed out) becomes failed-retriable and
+    is queued again at once; queued runs whose job was lost are queued again. A missing lease is
+    only believed when a later pass still misses it (a live holder re-takes a lease Redis lost
+    within ``RENEW_EVERY_S``). Nothing stays stuck."""
     with app_context():
         now = utcnow()
-        stale = db.session.execute(db.select(SyncRun).where(
-            SyncRun.status == "running", SyncRun.started_at < now - timedelta(seconds=JOB_TIMEOUT_S))).scalars().all()
-        for run in stale:
-            _finish(run, "failed", error="The run was interrupted (its process ended) and will be retried.", retriable=True)
+        redis = redis_connection()
+        interrupted = []
+        for run in db.session.execute(db.select(SyncRun).where(SyncRun.status == "running")).scalars().all():
+            started = run.started_at or now
+            if started >= now - timedelta(seconds=LEASE_S):
+                continue
+            if started < now - timedelta(seconds=JOB_TIMEOUT_S) or _lost_holder(redis, run, now):
+                interrupted.append(run)
+        for run in interrupted:
+            _finish(run, "failed", error="The run was interrupted (its process ended) and will be retried.", retriable=True, retry_in_s=0.0)
         orphans = [run for run in db.session.execute(db.select(SyncRun).where(
             SyncRun.status == "queued", SyncRun.created_at < now - timedelta(seconds=ORPHAN_AFTER_S))).scalars()
             if not _job_waiting(run)]
         for run in orphans:
             enqueue_run(run, queue="low")
-        if stale or orphans:
-            log.warning("job.recover_stuck_runs", extra={"interrupted": len(stale), "requeued": len(orphans)})
-        return {"interrupted": len(stale), "requeued": len(orphans)}
+        if interrupted or orphans:
+            log.warning("job.recover_stuck_runs", extra={"interrupted": len(interrupted), "requeued": len(orphans)})
+        return {"interrupted": len(interrupted), "requeued": len(orphans)}
+
+
+def _lost_holder(redis, run: SyncRun, now) -> bool:
+    key = f"hubwerk:lease-missing:run-{run.id}"
+    if holder_alive(run):
+        redis.delete(key)
+        return False
+    first = redis.set(key, now.timestamp(), nx=True, ex=3600)
+    if first:
+        return False  # seen missing once: believed on a later pass
+    since = float(redis.get(key) or now.timestamp())
+    if now.timestamp() - since < RENEW_EVERY_S + 1:
+        return False
+    redis.delete(key)
+    return True
 
 
 def is_stuck(run: SyncRun) -> bool:
@@ -319,6 +386,7 @@ def retry_failed_runs() -> int:
                 SyncRun.next_retry_at <= utcnow(),
             ).limit(500)
         ).scalars().all()
+        due = [run for run in due if not _job_waiting(run)]  # its scheduled retry is still coming
         for run in due:
             replay_run(run, queue="low")
         if due:

@@ -36,6 +36,25 @@ class Connector:
         redis = self.app.extensions["hubwerk.redis"]()
         SimpleWorker([get_queue(q) for q in QUEUE_NAMES], connection=redis).work(burst=True)
 
+    def run_scheduled(self) -> int:
+        """Fast-forward RQ's scheduler: queue every scheduled job now (retries after a 429 or an
+        outage, busy runs coming again), then work. Returns how many there were."""
+        from rq.job import Job
+        from rq.registry import ScheduledJobRegistry
+
+        redis = self.app.extensions["hubwerk.redis"]()
+        moved = 0
+        for name in QUEUE_NAMES:
+            queue = get_queue(name)
+            registry = ScheduledJobRegistry(queue=queue)
+            for job_id in registry.get_job_ids():
+                job = Job.fetch(job_id, connection=redis)
+                registry.remove(job)
+                queue.enqueue_job(job)
+                moved += 1
+        self.work()
+        return moved
+
     def deliver(self) -> None:
         """Let the HubSpot sandbox deliver its webhooks, then process them."""
         assert self.hubspot.flush_webhooks(timeout=10)

@@ -137,6 +137,23 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children[ppid].append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 class Processes:
     """web (gunicorn), workers and cron as the Procfile starts them, each in its own process group."""
 
@@ -158,9 +175,17 @@ class Processes:
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return name
 
-    def kill9(self, name: str) -> None:
-        os.killpg(self.procs[name].pid, signal.SIGKILL)
-        self.procs.pop(name).wait()
+    def kill9(self, name: str) -> list[int]:
+        """``kill -9`` of the process and everything it forked (RQ's work horse has its own process group)."""
+        proc = self.procs.pop(name)
+        victims = [proc.pid] + descendants(proc.pid)
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+        return victims
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -481,7 +506,7 @@ def scenario_kill(world: World, deals, deadline_s) -> dict:
         print("  kill: the import was not caught mid-way", flush=True)
         return {"scenario": "kill", "settle_s": "NOT RUN"}
     killed_at_customers = world.billwerk_customers() - before
-    world.procs.kill9(victim)
+    victims = world.procs.kill9(victim)
     world.procs.start("worker")
     killed = time.time()
     world.bw_faults.set()
@@ -493,7 +518,7 @@ def scenario_kill(world: World, deals, deadline_s) -> dict:
             settled = time.time() - killed
             break
         time.sleep(1)
-    return report(world, "kill", first, set(), companies, settled, dup, killed=victim,
+    return report(world, "kill", first, set(), companies, settled, dup, killed=f"{victim} (pids {','.join(map(str, victims))})",
                   customers_at_kill=f"{killed_at_customers}/{len(companies)}")
 
 

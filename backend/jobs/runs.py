@@ -37,13 +37,17 @@ FLOWS: dict[str, FlowFunc] = {}
 PROGRESS_LISTENERS: list[Callable[[SyncRun, "str | None"], None]] = []
 # Called with every run that finished (workflow callbacks complete here).
 FINISH_HOOKS: list[Callable[[SyncRun], None]] = []
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 8
 LOCK_TIMEOUT_S = 30 * 60    # the longest a run may take (its job is killed then); its lock is a lease renewed meanwhile
 LOCK_WAIT_S = 0             # a worker does not wait for another run of the same object: the run comes back later
 BUSY_DELAY_S = 10.0         # ... this much later (plus jitter)
 JOB_TIMEOUT_S = LOCK_TIMEOUT_S
-# A retriable failure comes back this long after attempt 1, 2, 3, 4 (or when the provider's Retry-After says).
-RETRY_DELAYS_S = (10, 30, 90, 240)
+# A retriable failure comes back this long after attempt 1, 2, … (or when the provider's Retry-After says).
+RETRY_DELAYS_S = (5, 10, 20, 40, 60, 120, 240)
+# A run the provider rate-limited, or whose object was locked, is deferred: it comes again after the
+# wait without spending an attempt (the provider asked for later, nothing failed), this often at most.
+MAX_DEFERRALS = 30
+DEFER_CODES = ("provider_rate_limited", "busy")
 WORKER_CALL_WAIT_S = 5.0    # the longest a worker's API call sleeps for retries; beyond, the run is re-queued
 ORPHAN_AFTER_S = 10 * 60    # a run queued this long without a waiting job lost it (e.g. Redis restarted)
 
@@ -233,6 +237,9 @@ def _execute_locked(run: SyncRun) -> str:
         log.info("job.run.found_problems", extra={"run_id": run.id, "flow": run.flow, "counts": found.counts})
     except HubwerkError as exc:
         db.session.rollback()
+        wait = _deferrable(exc)
+        if wait is not None and _defer(run, exc, wait):
+            return run.status
         _finish(run, "failed", error=exc.message, retriable=exc.retriable, retry_after=getattr(exc, "retry_after", None))
         log.warning("job.run.failed", extra={"run_id": run.id, "flow": run.flow, "error_code": exc.code, "retriable": exc.retriable})
     except Exception as exc:  # a bug or an outage we did not foresee: keep it visible and replayable
@@ -245,6 +252,40 @@ def _execute_locked(run: SyncRun) -> str:
         _finish(run, "succeeded")
         log.info("job.run.succeeded", extra={"run_id": run.id, "flow": run.flow, "counts": counts or {}})
     return run.status
+
+
+def _deferrable(exc: BaseException) -> float | None:
+    """The wait a rate limit or a busy lock asked for, when that is why the run stopped (flows often
+    wrap the client's error in their own: the chain is followed)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, HubwerkError) and exc.code in DEFER_CODES:
+            return float(getattr(exc, "retry_after", None) or BUSY_DELAY_S)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def _defer(run: SyncRun, exc: HubwerkError, wait: float) -> bool:
+    """Back to the queue as a scheduled job, the attempt not spent (only inside a worker)."""
+    if get_current_job() is None:
+        return False
+    key = f"hubwerk:deferrals:run-{run.id}"
+    try:
+        count = redis_connection().incr(key)
+        redis_connection().expire(key, 86400)
+    except Exception:
+        return False
+    if count > MAX_DEFERRALS:
+        return False
+    delay = wait * (1 + random.random() / 4)
+    run.attempts -= 1
+    run.status, run.error, run.started_at = "queued", f"{exc.message} (deferred, comes again in {delay:.0f} s)", None
+    run.next_retry_at = utcnow() + timedelta(seconds=delay)
+    db.session.commit()
+    enqueue_run(run, queue=_origin_queue(), delay_s=delay)
+    log.info("job.run.deferred", extra={"run_id": run.id, "flow": run.flow, "error_code": exc.code, "delay_s": round(delay, 1)})
+    return True
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:

@@ -121,15 +121,35 @@ def test_a_busy_run_goes_back_to_the_queue_without_holding_the_worker(ctx, redis
     assert run.status == "succeeded" and CALLS == [run.id]
 
 
-@pytest.mark.parametrize("fail, at_least", [("outage", 10), ("rate", 40)])
-def test_a_retriable_failure_is_rescheduled_soon_not_slept_on(ctx, redis, fail, at_least):
-    run = start_run("test_lease_flow", portal_id=None, object_id=fail, params={"fail": fail})
+def test_a_retriable_failure_is_rescheduled_soon_not_slept_on(ctx, redis):
+    run = start_run("test_lease_flow", portal_id=None, object_id="outage", params={"fail": "outage"})
     work(redis)
     db.session.refresh(run)
-    assert run.status == "failed" and run.retriable
-    wait = (run.next_retry_at - run.finished_at).total_seconds()
-    assert at_least <= wait <= at_least * 1.3
+    assert run.status == "failed" and run.retriable and run.attempts == 1
+    assert 5 <= (run.next_retry_at - run.finished_at).total_seconds() <= 5 * 1.3
     assert run.job_id in scheduled(redis)
+
+
+def test_a_rate_limited_run_is_deferred_without_spending_an_attempt(ctx, redis):
+    run = start_run("test_lease_flow", portal_id=None, object_id="rate", params={"fail": "rate"})
+    work(redis)
+    db.session.refresh(run)
+    assert run.status == "queued" and run.attempts == 0 and "deferred" in run.error
+    assert 40 <= (run.next_retry_at - utcnow()).total_seconds() <= 40 * 1.3
+    assert run.job_id in scheduled(redis)
+
+
+def test_a_wrapped_rate_limit_is_still_deferred(ctx, redis):
+    from backend.jobs.runs import _deferrable
+
+    try:
+        try:
+            raise RateLimited("slow", provider="billwerk", method="POST", path="/c", retry_after=12.0)
+        except RateLimited:
+            raise FlowError("billwerk is not answering properly; the import will be retried.", retriable=True) from None
+    except FlowError as wrapped:
+        assert _deferrable(wrapped) == 12.0
+    assert _deferrable(FlowError("no", retriable=True)) is None
 
 
 def test_a_run_whose_holder_died_is_recovered_within_two_passes(ctx, redis):

@@ -407,6 +407,16 @@ def settle(world: World, first_id: int, companies, deadline_s: float, started: f
     return None
 
 
+def run_stats(since) -> dict:
+    from backend.extensions import db
+    from backend.models import SyncRun
+
+    rows = db.session.execute(db.select(SyncRun.status, SyncRun.attempts).where(SyncRun.created_at >= since)).all()
+    db.session.remove()
+    return {"runs": len(rows), "retried": sum(1 for _, a in rows if (a or 0) > 1), "max_attempts": max((a or 0 for _, a in rows), default=0),
+            "not_succeeded": sum(1 for s, _ in rows if s not in ("succeeded", "skipped"))}
+
+
 def report(world: World, name: str, first_id: int, events: set[int], companies, settled: float | None, dup_before: int, **extra) -> dict:
     statuses = world.inbox_after(first_id)
     processed_events = world.processed_events(first_id)
@@ -417,6 +427,8 @@ def report(world: World, name: str, first_id: int, events: set[int], companies, 
         "dup_billwerk": world.billwerk_duplicates() - dup_before, "5xx": world.sender.answered_5xx,
         "settle_s": round(settled, 1) if settled is not None else "NOT SETTLED",
     }
+    if "since" in extra:
+        row.update(run_stats(extra.pop("since")))
     row.update(extra)
     print("  " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     return row
@@ -425,6 +437,8 @@ def report(world: World, name: str, first_id: int, events: set[int], companies, 
 def scenario_triple(world: World, deals, deadline_s) -> dict:
     world.sender.reset()
     first, dup = world.last_inbox_id(), world.billwerk_duplicates()
+    from backend.models import utcnow
+    since = utcnow()
     events = [deal_event(d) for d, _ in deals]
     copies = [dict(e, attemptNumber=n) for e in events for n in range(3)]
     random.Random(3).shuffle(copies)
@@ -432,14 +446,17 @@ def scenario_triple(world: World, deals, deadline_s) -> dict:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda e: world.sender.deliver(e, retries=12), copies))
     settled = settle(world, first, [c for _, c in deals], deadline_s, started, {e["eventId"] for e in events})
-    return report(world, "triple", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup)
+    return report(world, "triple", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since)
 
 
 def scenario_faults(world: World, deals, deadline_s, timeouts: int) -> dict:
     world.sender.reset()
     first, dup = world.last_inbox_id(), world.billwerk_duplicates()
-    for faults in (world.hs_faults, world.bw_faults):
-        faults.set(p5xx=0.10, p429=0.05, timeouts=timeouts)
+    from backend.models import utcnow
+    since = utcnow()
+    # "A few" 31 s timeouts in all, shared by the two APIs.
+    world.hs_faults.set(p5xx=0.10, p429=0.05, timeouts=(timeouts + 1) // 2)
+    world.bw_faults.set(p5xx=0.10, p429=0.05, timeouts=timeouts // 2)
     events = [deal_event(d) for d, _ in deals]
     started = time.time()
     try:
@@ -450,13 +467,15 @@ def scenario_faults(world: World, deals, deadline_s, timeouts: int) -> dict:
         injected = world.hs_faults.counts + world.bw_faults.counts
         for faults in (world.hs_faults, world.bw_faults):
             faults.set()
-    return report(world, "faults", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup,
+    return report(world, "faults", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since,
                   injected=dict(injected))
 
 
 def scenario_redis(world: World, deals, deadline_s, outage_s: float) -> dict:
     world.sender.reset()
     first, dup = world.last_inbox_id(), world.billwerk_duplicates()
+    from backend.models import utcnow
+    since = utcnow()
     events = [deal_event(d) for d, _ in deals]
     world.redis.stop()
     started = time.time()
@@ -473,7 +492,7 @@ def scenario_redis(world: World, deals, deadline_s, outage_s: float) -> dict:
     world.redis.start()
     back = time.time()
     settled = settle(world, first, [c for _, c in deals], deadline_s, back, {e["eventId"] for e in events})
-    return report(world, "redis", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup,
+    return report(world, "redis", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since,
                   outage_s=round(back - started, 1), acked_during_outage=stored_during)
 
 
@@ -488,6 +507,8 @@ def scenario_kill(world: World, deals, deadline_s) -> dict:
 
     world.sender.reset()
     first, dup = world.last_inbox_id(), world.billwerk_duplicates()
+    from backend.models import utcnow
+    since = utcnow()
     companies = [c for _, c in deals]
     world.bw_faults.set(latency_s=0.05)  # a billwerk that takes its time, so that there is a "mid-way"
     before = world.billwerk_customers()
@@ -518,7 +539,7 @@ def scenario_kill(world: World, deals, deadline_s) -> dict:
             settled = time.time() - killed
             break
         time.sleep(1)
-    return report(world, "kill", first, set(), companies, settled, dup, killed=f"{victim} (pids {','.join(map(str, victims))})",
+    return report(world, "kill", first, set(), companies, settled, dup, since=since, killed=f"{victim} (pids {','.join(map(str, victims))})",
                   customers_at_kill=f"{killed_at_customers}/{len(companies)}")
 
 

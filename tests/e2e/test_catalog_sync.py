@@ -176,8 +176,8 @@ def test_server_errors_and_rate_limits_are_retried(ready):
     connector.hubspot.add_fault(path_prefix=UPSERT, method="POST", status=429, times=1)
     run = sync(connector, portal)
     # The 500 is retried inside the call; the 429's Retry-After (10 s) is not slept in the worker:
-    # the run comes back as an RQ scheduled job (issue 18 point 4).
-    assert run.status == "failed" and run.retriable and run.next_retry_at is not None, run.error
+    # the run is deferred: it comes back as an RQ scheduled job, the attempt not spent (issue 18 point 4).
+    assert run.status == "queued" and "deferred" in run.error and run.next_retry_at is not None, run.error
     assert connector.run_scheduled() >= 1
     db.session.refresh(run)
     assert run.status == "succeeded", run.error

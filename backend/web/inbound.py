@@ -35,7 +35,9 @@ def signed_uri() -> str:
     return current_app.config["HUBWERK"].public_base_url + raw
 
 
-def authenticate_hubspot(accept: tuple[str, ...]) -> hubspot_signature.Verified:
+def authenticate_hubspot(accept: tuple[str, ...], *, one_value_each: bool = True) -> hubspot_signature.Verified:
+    """``one_value_each``: a query parameter named twice is refused (cards and actions read theirs;
+    webhooks take nothing from the query)."""
     settings = current_app.config["HUBWERK"]
     try:
         verified = hubspot_signature.verify(
@@ -50,7 +52,8 @@ def authenticate_hubspot(accept: tuple[str, ...]) -> hubspot_signature.Verified:
     except hubspot_signature.SignatureError as exc:
         log.warning("hubspot.signature.refused", extra={"reason": exc.reason, "path": request.path})
         raise UNSIGNED from None
-    refuse_repeated_parameters()
+    if one_value_each:
+        refuse_repeated_parameters()
     if verified.version == "v3" and not _first_use(verified.signature):
         log.warning("hubspot.signature.replayed", extra={"path": request.path})
         raise Unauthorized("This signed request was already used; HubSpot signs every request anew.")

@@ -15,7 +15,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/api/webhook")
 
 @bp.post("/hubspot/events")
 def hubspot_events():
-    inbound.authenticate_hubspot(accept=("v3", "v1"))
+    inbound.authenticate_hubspot(accept=("v3", "v1"), one_value_each=False)  # the portal comes from the body
     events = inbound.parse_json(list)
     if not all(isinstance(e, dict) for e in events):
         raise HubwerkError("Every webhook event must be a JSON object.", code="malformed_json", status=400)

@@ -391,13 +391,26 @@ class World:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def settle(world: World, first_id: int, companies, deadline_s: float, started: float, events: set[int] | None = None) -> float | None:
-    """Seconds from ``started`` until nothing of the scenario is left to do, or None at the deadline."""
+def runs_pending(since) -> int:
+    """Runs of the scenario still queued, running, or failed with a retry to come."""
+    from backend.extensions import db
+    from backend.models import SyncRun
+
+    n = db.session.execute(db.select(db.func.count(SyncRun.id)).where(SyncRun.created_at >= since, db.or_(
+        SyncRun.status.in_(("queued", "running")), db.and_(SyncRun.status == "failed", SyncRun.next_retry_at.is_not(None))))).scalar_one()
+    db.session.remove()
+    return n
+
+
+def settle(world: World, first_id: int, companies, deadline_s: float, started: float, events: set[int] | None = None,
+           since=None) -> float | None:
+    """Seconds from ``started`` until nothing of the scenario is left to do (every delivery processed,
+    every company imported, no run waiting or retrying), or None at the deadline."""
     while time.time() - started < deadline_s:
         statuses = world.inbox_after(first_id)
         pending = statuses.get("received", 0)
         events_done = events is None or events <= world.processed_events(first_id)
-        if not pending and events_done and world.imported(companies) == len(companies):
+        if not pending and events_done and world.imported(companies) == len(companies) and (since is None or not runs_pending(since)):
             return time.time() - started
         for name in world.procs.dead():  # a process manager restarts what ended
             kind = name.rstrip("0123456789")
@@ -445,7 +458,7 @@ def scenario_triple(world: World, deals, deadline_s) -> dict:
     started = time.time()
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda e: world.sender.deliver(e, retries=12), copies))
-    settled = settle(world, first, [c for _, c in deals], deadline_s, started, {e["eventId"] for e in events})
+    settled = settle(world, first, [c for _, c in deals], deadline_s, started, {e["eventId"] for e in events}, since=since)
     return report(world, "triple", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since)
 
 
@@ -462,7 +475,7 @@ def scenario_faults(world: World, deals, deadline_s, timeouts: int) -> dict:
     try:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(world.sender.deliver, events))
-        settled = settle(world, first, [c for _, c in deals], deadline_s, started, {e["eventId"] for e in events})
+        settled = settle(world, first, [c for _, c in deals], deadline_s, started, {e["eventId"] for e in events}, since=since)
     finally:
         injected = world.hs_faults.counts + world.bw_faults.counts
         for faults in (world.hs_faults, world.bw_faults):
@@ -491,7 +504,7 @@ def scenario_redis(world: World, deals, deadline_s, outage_s: float) -> dict:
     stored_during = len(world.sender.inbox_ids)
     world.redis.start()
     back = time.time()
-    settled = settle(world, first, [c for _, c in deals], deadline_s, back, {e["eventId"] for e in events})
+    settled = settle(world, first, [c for _, c in deals], deadline_s, back, {e["eventId"] for e in events}, since=since)
     return report(world, "redis", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since,
                   outage_s=round(back - started, 1), acked_during_outage=stored_during)
 
@@ -535,7 +548,7 @@ def scenario_kill(world: World, deals, deadline_s) -> dict:
     while time.time() - killed < deadline_s:
         status = db.session.get(SyncRun, run_id).status
         db.session.remove()
-        if status == "succeeded" and world.imported(companies) == len(companies):
+        if status == "succeeded" and world.imported(companies) == len(companies) and not runs_pending(since):
             settled = time.time() - killed
             break
         time.sleep(1)

@@ -14,7 +14,7 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 from __future__ import annotations
 
 from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
-                           hubspot_events, probe, upgrade_deals, workflow_actions)
+                           hubspot_events, probe, upgrade_deals, upgrade_execution, workflow_actions)
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -31,6 +31,7 @@ FLOWS = {
     deal_validation.FLOW: deal_validation.validate_deal,
     deal_validation.OUTDATED_FLOW: deal_validation.check_deal_cart,
     contract_creation.FLOW: contract_creation.create_contract,
+    upgrade_execution.FLOW: upgrade_execution.execute_upgrade,
 }
 
 INBOX_HANDLERS = {

@@ -18,7 +18,8 @@ from backend.extensions import db
 from backend.flows.batches import Outcome, batch_of
 from backend.flows.context import portal_context
 from backend.flows.deals import Deal, check_cart, load_deals, preview_of, store_check, validation_properties, write_deals
-from backend.models import SyncRun
+from backend.flows.upgrade_validation import check_upgrade
+from backend.models import ContractLink, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,14 @@ def validate_one(portal, account, deal: Deal) -> tuple[Outcome, dict | None]:
     """(how the run ends, the deal properties to write)."""
     if (deal.props.get("billwerk_sync_stopped") or "").lower() == "true":
         return Outcome.skipped("The contract moved to a newer up-/downgrade deal; this deal is not validated any more."), None
-    checked = check_cart(account, deal)
+    if deal.cart.deal_type == "upgrade":
+        if ContractLink.for_deal(portal.id, deal.id) is not None:   # the request is answered with the last verdict
+            row = preview_of(portal, deal.id)
+            props = {"billwerk_validation": row.status, "billwerk_validation_message": row.message or ""} if row else None
+            return Outcome.skipped("The up-/downgrade is executed; changes now need a new up-/downgrade deal."), props
+        checked = check_upgrade(portal, account, deal)
+    else:
+        checked = check_cart(account, deal)
     if checked.status == "error":
         return Outcome.failed(f"{checked.error}; the validation will be retried.", retriable=checked.retriable), None
     store_check(portal, deal, checked)

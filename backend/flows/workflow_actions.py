@@ -86,6 +86,7 @@ ACTIONS: dict[str, WorkflowAction] = {
     "create-upgrade-deal": WorkflowAction(start_create_upgrade_deal, _upgrade_deal_done, _upgrade_deal_outputs),
     "validate-deal": WorkflowAction(deal_triggers.start_validate_deal, deal_triggers.validate_done, deal_triggers.validate_outputs),
     "create-contract": WorkflowAction(deal_triggers.start_create_contract, deal_triggers.contract_done, deal_triggers.contract_outputs),
+    "execute-upgrade": WorkflowAction(deal_triggers.start_execute_upgrade, deal_triggers.upgrade_done, deal_triggers.upgrade_outputs),
 }
 # Runs started before the action name was stored on them were import-customer runs.
 DEFAULT_ACTION = "import-customer"

@@ -212,7 +212,8 @@ def test_a_refused_commit_says_why_and_can_be_requested_again(shop, monkeypatch)
     real = BillwerkClient.commit_order
 
     def refuse(self, order_id, payment_method=None):
-        raise ValidationFailed("billwerk refused", provider_message="The contract is locked for changes.")
+        raise ValidationFailed("billwerk refused", provider="billwerk", method="POST", path=f"/orders/{order_id}/commit",
+                               provider_status=422, provider_message="The contract is locked for changes.")
 
     monkeypatch.setattr(BillwerkClient, "commit_order", refuse)
     hs.user_update("deals", upgrade, {"billwerk_apply_changes": "request", "dealstage": "closedwon"})

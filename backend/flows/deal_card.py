@@ -202,8 +202,8 @@ def billing_health(portal: Portal, account, props: dict, link: ContractLink | No
 def upgrade_comparison(portal: Portal, deal_id: str, props: dict, row) -> dict | None:
     """Up-/downgrade deals: today's contract against the previewed one (``UpgradeComparison``), as
     the last validation computed it (:func:`backend.flows.upgrade_validation.check_upgrade`);
-    signup deals have none."""
-    if row is None or not row.shown or deal_type(props) != "upgrade":
+    signup deals have none, nor does an executed one (its "today" is the past)."""
+    if row is None or not row.shown or deal_type(props) != "upgrade" or ContractLink.for_deal(portal.id, deal_id) is not None:
         return None
     return row.shown.get("upgrade")
 

@@ -149,6 +149,7 @@ def test_upgrade_deal_validated_with_before_and_after_then_executed_once(shop):
     assert card(connector, ids["deal"])["status"] == "sync_stopped"
     shown = card(connector, upgrade)
     assert shown["status"] == "applied" and [a["id"] for a in shown["actions"]] == ["create-upgrade-deal", "refresh"]
+    assert shown["upgrade"] is None and shown["billing"]["contractId"] == contract_id
 
     # the same triggers three times more, and the card button and the workflow action: nothing changes
     for _ in range(3):
@@ -273,3 +274,65 @@ def test_a_worker_killed_during_the_commit_still_makes_one_upgrade(shop, monkeyp
     assert len(upgrade_orders(connector, ids["contract"])) == 1
     assert deal(connector, upgrade)["billwerk_apply_changes"] == "applied"
     assert holder(portal, ids["contract"]) == upgrade
+
+
+def test_an_unchanged_cart_is_invalid_and_a_request_waits_for_closed_won(shop):
+    connector, portal, catalog = shop
+    hs = connector.hubspot
+    ids = signed_up(connector, catalog)
+    upgrade = create_upgrade_deal(connector, ids["deal"])     # the copied cart is today's contract
+    hs.user_update("deals", upgrade, {"billwerk_validation": "request"})
+    connector.deliver()
+    props = deal(connector, upgrade)
+    assert props["billwerk_validation"] == "invalid"
+    assert "The cart is the contract as it is today" in props["billwerk_validation_message"]
+    change_cart(connector, catalog, upgrade, seats=4)
+    connector.deliver()
+    hs.user_update("deals", upgrade, {"billwerk_apply_changes": "request"})
+    connector.deliver()
+    assert upgrade_orders(connector, ids["contract"]) == [] and holder(portal, ids["contract"]) == ids["deal"]
+    hs.user_update("deals", upgrade, {"dealstage": "closedwon"})
+    connector.deliver()
+    props = deal(connector, upgrade)
+    assert props["billwerk_apply_changes"] == "applied", props.get("billwerk_apply_message")
+    assert props["billwerk_validation"] == "valid"                # validated on the way
+    [order] = upgrade_orders(connector, ids["contract"])
+    assert order.get("PlanVariantId") is None and [c["Quantity"] for c in order["ComponentSubscriptions"]] == [4.0]
+    assert holder(portal, ids["contract"]) == upgrade
+
+
+def test_hand_made_upgrade_deals_follow_the_contract(shop):
+    connector, portal, catalog = shop
+    hs = connector.hubspot
+    ids = signed_up(connector, catalog)
+    first = create_upgrade_deal(connector, ids["deal"])
+    change_cart(connector, catalog, first, seats=8)
+    connector.deliver()
+    card(connector, first, "POST", "execute-upgrade", {})
+    connector.work()
+    assert holder(portal, ids["contract"]) == first
+
+    def by_hand(origin):
+        made = hs.user_create("deals", {"dealname": "By hand", "pipeline": "default", "dealstage": "appointmentscheduled",
+                                        "billwerk_deal_type": "upgrade", "billwerk_origin_deal_id": origin})
+        hs.user_associate("deals", made["id"], "companies", ids["company"])
+        v, seat = catalog.variant, catalog.components[0]
+        add_line_item(hs, made["id"], catalog.products[v["Id"]], 1, v["RecurringFee"], name=v["InternalName"])
+        add_line_item(hs, made["id"], catalog.products[seat["Id"]], 2, seat["PricePerUnit"], name=seat["InternalName"])
+        return made["id"]
+
+    stale = by_hand(ids["deal"])           # its origin no longer holds the contract
+    connector.deliver()
+    hs.user_update("deals", stale, {"billwerk_validation": "request"})
+    connector.deliver()
+    props = deal(connector, stale)
+    assert props["billwerk_validation"] == "invalid"
+    assert f"has moved to deal {first}" in props["billwerk_validation_message"]
+    follow = by_hand(first)                # the holder's follow-up: the property request is handed to the execution
+    connector.deliver()
+    hs.user_update("deals", follow, {"billwerk_apply_changes": "request", "dealstage": "closedwon"})
+    connector.deliver()
+    props = deal(connector, follow)
+    assert props["billwerk_apply_changes"] == "applied", props.get("billwerk_apply_message")
+    assert holder(portal, ids["contract"]) == follow and deal(connector, first)["billwerk_sync_stopped"] == "true"
+    assert len(upgrade_orders(connector, ids["contract"])) == 2

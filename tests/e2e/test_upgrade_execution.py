@@ -152,6 +152,9 @@ def test_upgrade_deal_validated_with_before_and_after_then_executed_once(shop):
     assert shown["upgrade"] is None and shown["billing"]["contractId"] == contract_id
 
     # the same triggers three times more, and the card button and the workflow action: nothing changes
+    def billwerk_props(deal_id):
+        return {k: v for k, v in deal(connector, deal_id).items() if k.startswith("billwerk_")}
+    settled = {d: billwerk_props(d) for d in (upgrade, ids["deal"])}
     for _ in range(3):
         hs.user_update("deals", upgrade, {"billwerk_apply_changes": "request"})
         hs.user_update("deals", upgrade, {"billwerk_validation": "request"})
@@ -165,6 +168,7 @@ def test_upgrade_deal_validated_with_before_and_after_then_executed_once(shop):
     assert holder(portal, contract_id) == upgrade
     [callback] = [c for c in hs.callbacks().values() if c["objectId"] == upgrade]
     assert callback["outputFields"]["result"] == "success" and callback["outputFields"]["order_id"] == order["Id"]
+    assert {d: billwerk_props(d) for d in (upgrade, ids["deal"])} == settled
     assert deal(connector, upgrade)["billwerk_validation"] == "valid"
 
 

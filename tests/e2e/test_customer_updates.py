@@ -253,3 +253,62 @@ def test_a_failed_update_is_retried_by_the_cron(ready):
     connector.work()
     assert customer(connector, ids["customer"])["Address"]["City"] == "Leipzig"
     assert props(connector, "companies", ids["company"])["billwerk_customer_update_status"] == "updated"
+
+
+def test_mapped_custom_fields_go_with_the_customer_update(ready):
+    from backend.clients.hubspot import HubSpotClient
+
+    connector, portal, account = ready
+    HubSpotClient(portal).call("POST", "/crm/v3/properties/companies", json={
+        "name": "cf_rating", "label": "Rating", "type": "number", "fieldType": "number", "groupName": "billwerk_custom_fields_sync"})
+    made = connector.app.test_cli_runner().invoke(args=["custom-fields", "map", "--portal-id", "100001", "--entity",
+                                                        account.entities[0].entity_id, "--object", "company",
+                                                        "--hubspot-property", "cf_rating", "--billwerk-field", "crmRating"])
+    assert made.exit_code == 0, made.output
+    ids = linked(connector, dict(GOOD_DE, cf_rating="3"))
+    billwerk_user_edits(account, ids["customer"], {"CustomFields": {"segment": "vip"}})
+    connector.hubspot.user_update("companies", ids["company"], {"cf_rating": "5", "city": "Köln", "zip": "50667"})
+    connector.deliver()
+    got = customer(connector, ids["customer"])
+    assert got["Address"]["City"] == "Köln" and got["CustomFields"] == {"crmRating": 5, "segment": "vip"}
+    assert props(connector, "companies", ids["company"])["billwerk_customer_update_status"] == "updated"
+
+
+def test_a_contact_becomes_the_person_of_a_customer_linked_by_hand(ready):
+    connector, portal, account = ready
+    hs = connector.hubspot
+    company = hs.user_create("companies", GOOD_DE)
+    person = hs.user_create("contacts", {"firstname": "Lena", "lastname": "Link", "email": "lena@nordlicht.example"})
+    hs.user_associate("contacts", person["id"], "companies", company["id"])
+    made = client_for(account).create_customer({"CompanyName": "Nordlicht Software GmbH", "ExternalCustomerId": "by-hand",
+                                                "EmailAddress": "billing@nordlicht.example"})
+    card = f"{connector.url}/api/cards/companies/{company['id']}"
+    assert connector.hubspot.call_card(100001, "POST", f"{card}/link", body={"billwerkCustomerId": made["Id"]}).status_code == 200
+    connector.deliver()
+    assert CustomerLink.for_company(portal.id, company["id"]).hubspot_contact_id is None
+    hs.user_update("contacts", person["id"], {"phone": "+49 221 1"})
+    connector.deliver()
+    assert customer(connector, made["Id"]).get("PhoneNumber") is None      # nobody's person yet: nothing
+    action = f"{connector.url}/api/workflow-actions/update-customer-from-contact"
+    assert hs.execute_workflow_action(100001, action, "CONTACT", person["id"], {}).status_code == 200
+    connector.work()
+    got = customer(connector, made["Id"])
+    assert (got["FirstName"], got["LastName"], got["EmailAddress"], got["PhoneNumber"]) == (
+        "Lena", "Link", "lena@nordlicht.example", "+49 221 1")
+    db.session.expire_all()
+    assert CustomerLink.for_company(portal.id, company["id"]).hubspot_contact_id == person["id"]
+    hs.user_update("contacts", person["id"], {"lastname": "Link-Weber"})      # from now on its changes follow
+    connector.deliver()
+    assert customer(connector, made["Id"])["LastName"] == "Link-Weber"
+
+
+def test_a_customer_deleted_in_billwerk_is_reported(ready):
+    connector, portal, account = ready
+    ids = linked(connector)
+    client_for(account).request("DELETE", f"/customers/{ids['customer']}", expected=(204,))
+    connector.hubspot.user_update("companies", ids["company"], {"city": "Dresden", "zip": "01067"})
+    connector.deliver()
+    company = props(connector, "companies", ids["company"])
+    assert company["billwerk_customer_update_status"] == "failed"
+    assert company["billwerk_customer_update_message"] == (
+        f"billwerk customer {ids['customer']} no longer exists: unlink the company and import or link it again.")

@@ -13,8 +13,9 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 """
 from __future__ import annotations
 
-from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, customer_updates,
-                           deal_validation, hubspot_events, probe, upgrade_deals, workflow_actions)
+from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
+                           hubspot_events, probe, upgrade_deals, workflow_actions)
+from backend.flows import customer_updates
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 

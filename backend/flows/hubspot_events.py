@@ -17,7 +17,8 @@ from typing import Callable
 from flask import current_app
 
 from backend.extensions import db
-from backend.flows import customer_updates, deal_triggers
+from backend.flows import deal_triggers
+from backend.flows import customer_updates
 from backend.flows.customer_import import REVALIDATING_PROPERTIES
 from backend.mapping.customer_update import COMPANY_TRIGGERS, CONTACT_TRIGGERS
 from backend.mapping.deal_cart import CART_INPUT_PROPERTIES

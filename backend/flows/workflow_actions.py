@@ -13,7 +13,8 @@ from typing import Callable
 
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
-from backend.flows import customer_updates, deal_triggers
+from backend.flows import deal_triggers
+from backend.flows import customer_updates
 from backend.flows.callbacks import gathered_callbacks
 from backend.ids import is_id
 from backend.jobs.runs import start_run

@@ -191,15 +191,19 @@ def test_a_chain_moves_the_contract_again(shop):
     hs.user_update("deals", second, {"billwerk_validation": "request"})
     connector.deliver()
     assert deal(connector, second)["billwerk_validation"] == "valid", deal(connector, second).get("billwerk_validation_message")
-    answer = hs.execute_workflow_action(100001, f"{connector.url}/api/workflow-actions/execute-upgrade", "DEAL", second, {})
+    from datetime import datetime, timedelta, timezone
+    when = (datetime.now(timezone.utc) + timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
+    answer = hs.execute_workflow_action(100001, f"{connector.url}/api/workflow-actions/execute-upgrade", "DEAL", second,
+                                        {"change_date": str(int(when.timestamp() * 1000))})   # HubSpot's epoch ms
     assert answer.status_code == 200
     connector.work()
-    assert deal(connector, second)["billwerk_apply_changes"] == "applied"
+    assert deal(connector, second)["billwerk_apply_changes"] == "applied", deal(connector, second).get("billwerk_apply_message")
     assert holder(portal, contract_id) == second
     assert deal(connector, first)["billwerk_sync_stopped"] == "true"
     assert ContractLink.for_deal(portal.id, second).origin_deal_id == first
     orders = upgrade_orders(connector, contract_id)
     assert len(orders) == 2 and orders[-1].get("PlanVariantId") is None      # the plan variant stays
+    assert orders[-1]["ChangeDate"].startswith(when.date().isoformat())    # the workflow's change date
     active = [(s["ComponentId"], s["Quantity"]) for s in connector.billwerk.state()["component_subscriptions"]
               if s["ContractId"] == contract_id and not s.get("EndDate")]
     assert active == [(catalog.components[0]["Id"], 9.0)]

@@ -344,3 +344,34 @@ def test_hand_made_upgrade_deals_follow_the_contract(shop):
     assert props["billwerk_apply_changes"] == "applied", props.get("billwerk_apply_message")
     assert holder(portal, ids["contract"]) == follow and deal(connector, first)["billwerk_sync_stopped"] == "true"
     assert len(upgrade_orders(connector, ids["contract"])) == 2
+
+
+def test_a_following_contract_change_is_for_the_upgrade_deal(shop):
+    """billwerk's next ContractChanged: stored, and — once the contract-update handler is part of the
+    build — written to the upgrade deal, never to the stopped origin."""
+    connector, portal, catalog = shop
+    from datetime import datetime, timedelta, timezone
+    from backend.clients.billwerk import client_for
+    from backend.flows import billwerk_events
+    from backend.models import InboxEvent
+    ids = signed_up(connector, catalog)
+    upgrade = create_upgrade_deal(connector, ids["deal"])
+    change_cart(connector, catalog, upgrade, seats=4)
+    connector.deliver()
+    card(connector, upgrade, "POST", "execute-upgrade", {})
+    connector.work()
+    connector.deliver()
+    origin_before = deal(connector, ids["deal"])
+    end = (datetime.now(timezone.utc) + timedelta(days=40)).replace(hour=0, minute=0, second=0, microsecond=0)
+    client_for(portal.billwerk_account, "5f0000000000000000000001").end_contract(ids["contract"], end.isoformat())
+    connector.deliver()
+    hooks = [e for e in db.session.execute(db.select(InboxEvent).where(InboxEvent.source == "billwerk_webhook")).scalars()
+             if '"ContractChanged"' in e.body and ids["contract"] in e.body]
+    assert hooks, "billwerk's ContractChanged was not stored"
+    assert holder(portal, ids["contract"]) == upgrade
+    if "ContractChanged" in billwerk_events.EVENT_HANDLERS:
+        connector.work()
+        assert deal(connector, upgrade)["billwerk_end_date"] == end.date().isoformat()
+        after = deal(connector, ids["deal"])
+        assert {k: v for k, v in after.items() if k.startswith("billwerk_")} == \
+            {k: v for k, v in origin_before.items() if k.startswith("billwerk_")}

@@ -16,8 +16,8 @@ dies). Then the contract moves:
   :mod:`backend.mapping.contract_updates` (the escalation flag and last invoice carried over from
   the origin deal, which had them from the same contract).
 
-A refused order is ``failed`` with ``billwerk_apply_message`` on the deal and can be requested
-again. An upgrade deal of an upgrade deal works the same way: its origin is the deal that holds the
+A refused order is ``failed`` with ``billwerk_apply_message`` on the deal and deleted in billwerk;
+requesting again builds it anew from the deal and the contract as they are then. An upgrade deal of an upgrade deal works the same way: its origin is the deal that holds the
 contract, and the contract moves once more.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from backend.extensions import db
 from backend.flows.batches import Outcome, batch_of
 from backend.flows.context import portal_context
 from backend.flows.contract_creation import AGAIN, applied_properties, contract_link, failed_properties, wait_for_closed_won
-from backend.flows.deal_orders import ApplyRefused, apply_order, mark_written_back, order_of
+from backend.flows.deal_orders import ApplyRefused, apply_order, discard_refused, mark_written_back, order_of
 from backend.flows.deals import Deal, load_deals, preview_of, store_check, validation_properties, write_deals
 from backend.flows.records import properties_by_id
 from backend.flows.upgrade_validation import NOTHING_CHANGES, check_upgrade, order_now, origin_problem, read_contract
@@ -168,6 +168,7 @@ def _execute(portal, account, deal: Deal, origins: dict, writes: dict) -> tuple[
                               build=build)
         contract = billwerk.get_contract(applied.contract_id or cart.contract_id)
     except ApplyRefused as exc:
+        discard_refused(portal, account, deal.id)
         message = f"{exc.message}. Change the deal, {AGAIN}."
         writes[deal.id] = failed_properties(message)
         return Outcome.failed(message), None

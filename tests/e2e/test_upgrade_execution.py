@@ -231,12 +231,13 @@ def test_a_refused_commit_says_why_and_can_be_requested_again(shop, monkeypatch)
     assert props["billwerk_apply_changes"] == "failed"
     assert "The contract is locked for changes" in props["billwerk_apply_message"]
     assert holder(portal, ids["contract"]) == ids["deal"]          # nothing moved
+    assert upgrade_orders(connector, ids["contract"]) == []        # the refused order is deleted in billwerk
     monkeypatch.setattr(BillwerkClient, "commit_order", real)
     hs.user_update("deals", upgrade, {"billwerk_apply_changes": "request"})
     connector.deliver()
     assert deal(connector, upgrade)["billwerk_apply_changes"] == "applied"
     orders = upgrade_orders(connector, ids["contract"])
-    assert [o["Status"] for o in orders] == ["Completed"]         # the order created before is committed, no second one
+    assert [o["Status"] for o in orders] == ["Completed"]         # built anew and committed, one in all
     assert holder(portal, ids["contract"]) == upgrade
 
 

@@ -61,6 +61,7 @@ def execute_upgrade(run: SyncRun) -> dict | None:
         outcomes: dict[str, Outcome] = {}
         writes: dict[str, dict] = {}
         ready: list[Deal] = []
+        catalogues: dict = {}
         for deal_id in batch.object_ids:
             deal = deals.get(deal_id)
             if deal is None:
@@ -68,7 +69,7 @@ def execute_upgrade(run: SyncRun) -> dict | None:
                 continue
             if deal_id in change_dates:
                 _set_change_date(deal, change_dates[deal_id])
-            outcome = _admit(portal, account, deal, deal_id in explicit, won, writes)
+            outcome = _admit(portal, account, deal, deal_id in explicit, won, writes, catalogues)
             if outcome is None:
                 ready.append(deal)
             else:
@@ -102,7 +103,7 @@ def _set_change_date(deal: Deal, value) -> None:
         deal.cart.start_date = to_billwerk_datetime(day)
 
 
-def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: dict) -> Outcome | None:
+def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: dict, catalogues: dict) -> Outcome | None:
     """Whether the deal is to be executed now (``None``), else how its run ends."""
     props = deal.props
     link = contract_link(portal, deal.id)
@@ -135,7 +136,7 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
     row = preview_of(portal, deal.id)
     if row is not None and row.status == "valid" and row.cart_hash == deal.hash:
         return None
-    checked = check_upgrade(portal, account, deal)   # not validated, or changed since: validate first
+    checked = check_upgrade(portal, account, deal, catalogues)   # not validated, or changed since: validate first
     if checked.status == "error":
         return Outcome.failed(f"{checked.error}; the up-/downgrade will be retried.", retriable=checked.retriable)
     store_check(portal, deal, checked)

@@ -71,10 +71,12 @@ def origin_problem(portal: Portal, deal: Deal) -> Problem | None:
                                               "up-/downgrade from that deal", "deal", deal.id)
 
 
-def check_upgrade(portal: Portal, account: BillwerkAccount, deal: Deal) -> Checked:
+def check_upgrade(portal: Portal, account: BillwerkAccount, deal: Deal, catalogues: dict | None = None) -> Checked:
     """billwerk's preview of the deal's upgrade order, with the before/after comparison in
-    ``shown["upgrade"]``. Costs three billwerk calls (contract, catalogue, preview) and one more
-    when the contract's subscriptions must be listed apart or the cart has discounts."""
+    ``shown["upgrade"]``. Costs two billwerk calls (contract, preview), one more for the catalogue
+    (``/productinfo``, read once per entity for the deals checked together, who pass one
+    ``catalogues`` dict) and one more when the contract's subscriptions must be listed apart or the
+    cart has discounts."""
     cart = deal.cart
     if cart.problems:
         return Checked("invalid", problems=list(cart.problems))
@@ -84,7 +86,10 @@ def check_upgrade(portal: Portal, account: BillwerkAccount, deal: Deal) -> Check
     billwerk = client_for(account, cart.entity_id)
     try:
         state = read_contract(billwerk, cart.contract_id, with_discounts=bool(cart.discounts))
-        prices = catalogue_prices(billwerk.product_info())
+        catalogues = {} if catalogues is None else catalogues
+        if cart.entity_id not in catalogues:
+            catalogues[cart.entity_id] = catalogue_prices(billwerk.product_info())
+        prices = catalogues[cart.entity_id]
     except ApiNotFound:
         return Checked("invalid", problems=[Problem("billwerk_origin_deal_id", f"billwerk has no contract {cart.contract_id} "
                                                     "(any more): this deal cannot change it", "deal", deal.id)])

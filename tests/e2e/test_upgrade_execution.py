@@ -26,9 +26,9 @@ def card(connector, deal_id, method="GET", action=None, body=None):
     return r.json()
 
 
-def signed_up(connector, catalog):
+def signed_up(connector, catalog, company=GOOD_DE):
     """A closed-won signup deal (plan variant, seats x3, storage x2) with its contract."""
-    ids = signup_deal(connector, catalog, GOOD_DE, discount=False, stage="closedwon")
+    ids = signup_deal(connector, catalog, company, discount=False, stage="closedwon")
     connector.deliver()
     connector.hubspot.user_update("deals", ids["deal"], {"billwerk_apply_changes": "request"})
     connector.deliver()
@@ -376,3 +376,27 @@ def test_a_following_contract_change_is_for_the_upgrade_deal(shop):
         after = deal(connector, ids["deal"])
         assert {k: v for k, v in after.items() if k.startswith("billwerk_")} == \
             {k: v for k, v in origin_before.items() if k.startswith("billwerk_")}
+
+
+def test_upgrade_deals_waiting_together_share_reads_and_the_catalogue(shop):
+    connector, portal, catalog = shop
+    hs = connector.hubspot
+    upgrades = []
+    for i in range(3):
+        ids = signed_up(connector, catalog, dict(GOOD_DE, name=f"Batch {i} GmbH"))
+        upgrade = create_upgrade_deal(connector, ids["deal"])
+        change_cart(connector, catalog, upgrade, seats=4 + i)
+        upgrades.append(upgrade)
+    connector.deliver()
+    for upgrade in upgrades:
+        hs.user_update("deals", upgrade, {"billwerk_validation": "request"})
+    assert hs.flush_webhooks(timeout=10)
+    hs.reset_calls()
+    connector.billwerk.reset_calls()
+    connector.work()
+    assert [deal(connector, u)["billwerk_validation"] for u in upgrades] == ["valid"] * 3
+    paths = [c["path"].lower() for c in connector.billwerk.calls]
+    assert paths.count("/api/v1/productinfo") == 1                     # once for the three
+    assert sum(p.endswith("/orders/preview") for p in paths) == 3
+    assert sum(p.startswith("/api/v1/contracts/") for p in paths) == 3
+    assert [c["path"] for c in hs.calls].count("/crm/v3/objects/deals/batch/update") == 1

@@ -46,6 +46,8 @@ STATUS_LABELS = {
     "outdated": "Changed since validation", "applying": "Creating in billwerk…", "applied": "Contract in billwerk",
     "apply_failed": "Contract creation failed", "sync_stopped": "Moved to a newer deal",
 }
+UPGRADE_STATUS_LABELS = {"applying": "Changing the contract in billwerk…", "applied": "Contract changed in billwerk",
+                         "apply_failed": "Up-/downgrade failed"}
 FLOW_LABELS = {deal_validation.FLOW: "Validation", deal_validation.OUTDATED_FLOW: "Cart check",
                contract_creation.FLOW: "Contract creation", "import_customer_for_deal": "Customer import",
                upgrade_execution.FLOW: "Up-/downgrade"}
@@ -127,7 +129,8 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
             and any("no line items" in p.get("message", "") or "no billwerk plan variant" in p.get("message", "") for p in row.problems or []):
         status = "no_cart"
     payload["actions"] = _actions(status, kind, payload["busy"]) + upgrade_actions(portal, props, link, status) + [refresh]
-    return payload | {"status": status, "statusLabel": STATUS_LABELS[status]}
+    label = (UPGRADE_STATUS_LABELS if kind == "upgrade" else {}).get(status) or STATUS_LABELS[status]
+    return payload | {"status": status, "statusLabel": label}
 
 
 def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:

@@ -149,6 +149,7 @@ def test_upgrade_deal_validated_with_before_and_after_then_executed_once(shop):
     assert card(connector, ids["deal"])["status"] == "sync_stopped"
     shown = card(connector, upgrade)
     assert shown["status"] == "applied" and [a["id"] for a in shown["actions"]] == ["create-upgrade-deal", "refresh"]
+    assert shown["statusLabel"] == "Contract changed in billwerk"
     assert shown["upgrade"] is None and shown["billing"]["contractId"] == contract_id
 
     # the same triggers three times more, and the card button and the workflow action: nothing changes
@@ -188,9 +189,11 @@ def test_a_chain_moves_the_contract_again(shop):
     assert deal(connector, second)["dealname"] == f"Up- / Downgrade deal for {deal(connector, first)['dealname']}"
     change_cart(connector, catalog, second, seats=9)          # same plan variant, only the seats
     connector.deliver()
-    hs.user_update("deals", second, {"billwerk_validation": "request"})
-    connector.deliver()
+    answer = hs.execute_workflow_action(100001, f"{connector.url}/api/workflow-actions/validate-deal", "DEAL", second, {})
+    assert answer.status_code == 200
+    connector.work()
     assert deal(connector, second)["billwerk_validation"] == "valid", deal(connector, second).get("billwerk_validation_message")
+    assert card(connector, second)["upgrade"]["after"]["components"][0]["quantity"] == 9
     from datetime import datetime, timedelta, timezone
     when = (datetime.now(timezone.utc) + timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
     answer = hs.execute_workflow_action(100001, f"{connector.url}/api/workflow-actions/execute-upgrade", "DEAL", second,

@@ -91,8 +91,15 @@ def test_upgrade_deal_validated_with_before_and_after_then_executed_once(shop):
                    if s["ContractId"] == contract_id}
     upgrade = create_upgrade_deal(connector, ids["deal"])
     props = deal(connector, upgrade)
-    assert props["dealname"].startswith("Up- / Downgrade deal for ") and props["billwerk_deal_type"] == "upgrade"
-    assert len(line_items(connector, upgrade)) == 3
+    assert props["dealname"] == f"Up- / Downgrade deal for {deal(connector, ids['deal'])['dealname']}"
+    assert props["billwerk_deal_type"] == "upgrade" and props["billwerk_origin_deal_id"] == ids["deal"]
+
+    def associated(deal_id, to_type):
+        return sorted(a["id"] for a in hs.get_object("deals", deal_id)["associations"].get(to_type, []))
+    assert associated(upgrade, "companies") == associated(ids["deal"], "companies") == [ids["company"]]
+    assert associated(upgrade, "contacts") == associated(ids["deal"], "contacts") != []
+    assert sorted((p["hs_product_id"], p["quantity"]) for p in line_items(connector, upgrade).values()) == \
+        sorted((p["hs_product_id"], p["quantity"]) for p in line_items(connector, ids["deal"]).values())
     new_variant = other_variant(catalog)        # yearly, where the origin's is monthly
     change_cart(connector, catalog, upgrade, variant=new_variant, seats=5)
     hs.user_update("deals", upgrade, {"billwerk_payment_term_days": "30"})

@@ -14,7 +14,8 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 from __future__ import annotations
 
 from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
-                           hubspot_events, probe, upgrade_deals, workflow_actions)
+                           hubspot_events, probe, upgrade_deals, upgrade_execution, workflow_actions)
+from backend.flows import customer_updates
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -31,6 +32,10 @@ FLOWS = {
     deal_validation.FLOW: deal_validation.validate_deal,
     deal_validation.OUTDATED_FLOW: deal_validation.check_deal_cart,
     contract_creation.FLOW: contract_creation.create_contract,
+    upgrade_execution.FLOW: upgrade_execution.execute_upgrade,
+    customer_updates.FLOW_COMPANY: customer_updates.update_customer_from_company,
+    customer_updates.FLOW_CONTACT: customer_updates.update_customer_from_contact,
+    customer_updates.RETRY_FLOW: customer_updates.retry_failed_customer_updates,
 }
 
 INBOX_HANDLERS = {
@@ -50,6 +55,7 @@ SCHEDULE = [
     (inbox.sweep_inbox, "default", {"interval": 30}),
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
     (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),
+    (customer_updates.retry_failed_customer_updates_everywhere, "low", {"interval": 900}),
 ]
 
 

@@ -1,4 +1,4 @@
-"""What the company card shows, and its buttons (``ACTIONS``: import, link, unlink, refresh)."""
+"""What the company card shows, and its buttons (``ACTIONS``: import, link, unlink, push-update, refresh)."""
 from __future__ import annotations
 
 from flask import current_app
@@ -11,6 +11,7 @@ from backend.extensions import db
 from backend.flows.records import COMPANY_PROPERTIES
 from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
 from backend.jobs.runs import is_stuck
+from backend.flows.customer_updates import PUSH_UPDATE
 from backend.flows.linking import link_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
@@ -47,7 +48,8 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
         payload["billwerk"] = {"customerId": link.billwerk_customer_id, "customerName": _customer_name(account, link),
                                "url": billwerk_customer_url(account.base_url, link.billwerk_customer_id)}
         status = "linked" if link.origin == "manual" else "imported"
-        actions = [{"id": "unlink", "label": "Unlink", "confirm": f"Unlink this company from billwerk customer {link.billwerk_customer_id}?"}, refresh]
+        actions = [{"id": "push-update", "label": "Update billwerk customer"},
+                   {"id": "unlink", "label": "Unlink", "confirm": f"Unlink this company from billwerk customer {link.billwerk_customer_id}?"}, refresh]
         return payload | {"status": status, "statusLabel": STATUS_LABELS[status], "actions": actions}
     problems = validate_customer(props, None, company_id=company_id, contact_id=None)
     if entity is None:
@@ -94,6 +96,7 @@ ACTIONS: dict[str, CardAction | RunFlow] = {
                       queued="Import queued; refresh in a moment", failed="Import failed"),
     "link": CardAction(_link),
     "unlink": CardAction(_unlink),
+    "push-update": PUSH_UPDATE,
     "refresh": REFRESH,
 }
 

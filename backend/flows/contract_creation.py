@@ -26,6 +26,7 @@ from backend.flows.customer_import import import_prepared
 from backend.flows.deal_orders import ApplyRefused, apply_order, mark_written_back, order_of
 from backend.flows.deals import Deal, check_cart, load_deals, preview_of, store_check, validation_properties, write_deals
 from backend.flows.records import Prepared
+from backend.jobs.runs import start_run
 from backend.mapping.deal_cart import build_signup_order
 from backend.models import ContractLink, SyncRun, utcnow
 from backend.models.deals import DealOrder
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "create_contract"
 SIGNUP_TYPES = ("signup", "signup_existing")
+UPGRADE_FLOW = "execute_upgrade"   # flows/upgrade_execution.py (which builds on this module)
 AGAIN = "then set Apply changes in billwerk to Request change again"
 
 
@@ -52,7 +54,8 @@ def wait_for_closed_won(portal, deal: Deal) -> None:
     """Remember the request, so the move to closed-won starts the contract creation."""
     row = order_of(portal, deal.id)
     if row is None:
-        row = DealOrder(portal_id=portal.id, hubspot_deal_id=deal.id, kind="signup", entity_id=deal.cart.entity_id, status="new")
+        kind = "upgrade" if deal.cart.deal_type == "upgrade" else "signup"
+        row = DealOrder(portal_id=portal.id, hubspot_deal_id=deal.id, kind=kind, entity_id=deal.cart.entity_id, status="new")
         db.session.add(row)
     row.apply_requested_at = utcnow()
     try:
@@ -107,12 +110,17 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
     """Whether the deal is to be applied now (``None``), else how its run ends."""
     props = deal.props
     link = contract_link(portal, deal.id)
+    if link is not None and link.sync_stopped:
+        return Outcome.skipped("The contract moved to a newer up-/downgrade deal; this deal is written no more.")
     if link is not None:  # done before: repair HubSpot if it does not say so
         wanted = applied_properties(link)
         if any((props.get(k) or "") != v for k, v in wanted.items()):
             writes[deal.id] = wanted
         return Outcome.ok(already_applied=1, contract_id=link.billwerk_contract_id)
     if deal.cart.deal_type not in SIGNUP_TYPES:
+        if not explicit and deal.cart.deal_type == "upgrade":   # the request property of an upgrade deal: execute it
+            start_run(UPGRADE_FLOW, portal_id=portal.id, object_type="deal", object_id=deal.id)
+            return Outcome.skipped("An up-/downgrade deal is executed, not created: handed to the up-/downgrade execution.")
         return Outcome.skipped("An up-/downgrade deal is executed, not created: use Execute up-/downgrade.")
     if not explicit:
         if props.get("billwerk_apply_changes") != "request":

@@ -175,7 +175,8 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
             return
         raise FlowError(f"billwerk is not answering properly ({exc.message}); the import will be retried.", retriable=True) from None
     try:
-        customer_id = CustomerLink.create(portal.id, entity_id, cid, customer_id, origin="import").billwerk_customer_id
+        customer_id = CustomerLink.create(portal.id, entity_id, cid, customer_id, origin="import",
+                                          contact_id=item.contact_id).billwerk_customer_id
     except CustomerTaken as taken:
         outcome.problems[cid] = [Problem("billwerk_external_customer_id",
                                          f"billwerk customer {customer_id} is already linked to company {taken.company_id}: give this company its own external id",

@@ -20,7 +20,7 @@ from flask import current_app
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
-from backend.flows import contract_creation, deal_validation
+from backend.flows import contract_creation, deal_validation, upgrade_execution
 from backend.flows.card_actions import RunFlow
 from backend.flows.company_card import billwerk_customer_url
 from backend.flows.deal_orders import order_of
@@ -46,10 +46,13 @@ STATUS_LABELS = {
     "outdated": "Changed since validation", "applying": "Creating in billwerk…", "applied": "Contract in billwerk",
     "apply_failed": "Contract creation failed", "sync_stopped": "Moved to a newer deal",
 }
+UPGRADE_STATUS_LABELS = {"applying": "Changing the contract in billwerk…", "applied": "Contract changed in billwerk",
+                         "apply_failed": "Up-/downgrade failed"}
 FLOW_LABELS = {deal_validation.FLOW: "Validation", deal_validation.OUTDATED_FLOW: "Cart check",
-               contract_creation.FLOW: "Contract creation", "import_customer_for_deal": "Customer import"}
+               contract_creation.FLOW: "Contract creation", "import_customer_for_deal": "Customer import",
+               upgrade_execution.FLOW: "Up-/downgrade"}
 VALIDATING_FLOWS = (deal_validation.FLOW,)
-APPLYING_FLOWS = (contract_creation.FLOW,)
+APPLYING_FLOWS = (contract_creation.FLOW, upgrade_execution.FLOW)
 RUNS_SHOWN = 5
 
 
@@ -97,7 +100,8 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
         payload["problems"] = [{"field": p["field"], "message": p["message"],
                                 "url": _link_url(settings, portal, p["object_type"], p["object_id"])} for p in row.problems or []]
         if row.shown:
-            payload["preview"] = dict(row.shown, outdated=row.status == "outdated" or validation_state == "outdated")
+            payload["preview"] = {k: v for k, v in row.shown.items() if k != "upgrade"} | {
+                "outdated": row.status == "outdated" or validation_state == "outdated"}
     runs = _runs(portal, deal_id)
     payload["runs"] = [_card_run(r) for r in runs[:RUNS_SHOWN]]
     busy = [r for r in runs if r.status in ("queued", "running") and not is_stuck(r)]
@@ -125,7 +129,8 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
             and any("no line items" in p.get("message", "") or "no billwerk plan variant" in p.get("message", "") for p in row.problems or []):
         status = "no_cart"
     payload["actions"] = _actions(status, kind, payload["busy"]) + upgrade_actions(portal, props, link, status) + [refresh]
-    return payload | {"status": status, "statusLabel": STATUS_LABELS[status]}
+    label = (UPGRADE_STATUS_LABELS if kind == "upgrade" else {}).get(status) or STATUS_LABELS[status]
+    return payload | {"status": status, "statusLabel": label}
 
 
 def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:
@@ -198,9 +203,12 @@ def billing_health(portal: Portal, account, props: dict, link: ContractLink | No
 
 
 def upgrade_comparison(portal: Portal, deal_id: str, props: dict, row) -> dict | None:
-    """Up-/downgrade deals: today's contract against the previewed one (``UpgradeComparison``).
-    Filled by the up-/downgrade flow; signup deals have none."""
-    return None
+    """Up-/downgrade deals: today's contract against the previewed one (``UpgradeComparison``), as
+    the last validation computed it (:func:`backend.flows.upgrade_validation.check_upgrade`);
+    signup deals have none, nor does an executed one (its "today" is the past)."""
+    if row is None or not row.shown or deal_type(props) != "upgrade" or ContractLink.for_deal(portal.id, deal_id) is not None:
+        return None
+    return row.shown.get("upgrade")
 
 
 def upgrade_actions(portal: Portal, props: dict, link: ContractLink | None, status: str) -> list[dict]:
@@ -208,7 +216,18 @@ def upgrade_actions(portal: Portal, props: dict, link: ContractLink | None, stat
     if status == "applied" and link is not None and not link.sync_stopped:
         return [{"id": "create-upgrade-deal", "label": "Create up- / downgrade deal",
                  "confirm": "Create a follow-up deal to change this contract?"}]
+    if deal_type(props) == "upgrade" and link is None and status in ("valid", "outdated", "draft", "apply_failed"):
+        contract = _origin_contract(portal, props)
+        return [{"id": "execute-upgrade", "label": "Execute up- / downgrade in billwerk",
+                 "confirm": f"Change contract {contract or 'of the origin deal'} in billwerk as previewed? billwerk bills "
+                            "the change."}]
     return []
+
+
+def _origin_contract(portal: Portal, props: dict) -> str | None:
+    origin = (props.get("billwerk_origin_deal_id") or "").strip()
+    link = ContractLink.for_deal(portal.id, origin) if origin else None
+    return link.billwerk_contract_id if link is not None else None
 
 
 # -- buttons ----------------------------------------------------------------------------------------------------
@@ -252,6 +271,7 @@ def _replay(portal: Portal, deal_id: str, body: dict):
 ACTIONS: dict[str, DealAction] = {
     "request-validation": DealAction(_start(deal_validation.FLOW, "Validation requested; billwerk's answer appears here in a moment")),
     "create-contract": DealAction(_start(contract_creation.FLOW, "Contract creation started", {"explicit": True})),
+    "execute-upgrade": DealAction(_start(upgrade_execution.FLOW, "Up- / downgrade started", {"explicit": True})),
     "create-upgrade-deal": DealAction(_run_flow(RunFlow("create_upgrade_deal", "deal",
                                                         "Up- / downgrade deal created: open it from this deal's associations",
                                                         skipped="No up- / downgrade deal was created"))),

@@ -205,5 +205,21 @@ def _commit(billwerk, row: DealOrder) -> Applied:
     return Applied(row, contract)
 
 
+def discard_refused(portal: Portal, account: BillwerkAccount, deal_id: str) -> None:
+    """billwerk refused to commit the deal's order: delete it in billwerk, so the next request
+    builds the order anew from the deal (and, for an up-/downgrade, the contract) as they are then
+    instead of committing the refused one again. A delete billwerk does not take leaves the order
+    to the next attempt, which commits or drops it."""
+    with order_lock(portal, deal_id):
+        row = order_of(portal, deal_id)
+        if row is None or row.status != "created" or not row.billwerk_order_id:
+            return
+        try:
+            _drop_stale(client_for(account, row.entity_id), row)
+        except ApiError as exc:
+            log.warning("flow.deal_order.not_discarded", extra={"deal_id": deal_id, "order_id": row.billwerk_order_id,
+                                                              "error": exc.message})
+
+
 def mark_written_back(row: DealOrder) -> None:
     _save(row, status="written_back")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from backend.errors import HubwerkError
 from backend.extensions import db
-from backend.flows import contract_creation, deal_validation
+from backend.flows import contract_creation, deal_validation, upgrade_execution
 from backend.ids import is_id
 from backend.jobs.runs import start_run
-from backend.models import ContractLink, InboxEvent, Portal, SyncRun
+from backend.models import ContractLink, InboxEvent, Portal, SyncRun, UpgradeDealLink
 from backend.models.deals import DealOrder, DealPreview
 
 
@@ -27,7 +27,11 @@ def validation_requested(portal: Portal, event: dict, inbox_id: int) -> bool:
 
 
 def apply_requested(portal: Portal, event: dict, inbox_id: int) -> bool:
-    start_run(contract_creation.FLOW, portal_id=portal.id, object_type="deal", object_id=_deal(event), inbox_event_id=inbox_id)
+    """An up-/downgrade deal the connector made is executed; any other deal's contract is created
+    (which hands an up-/downgrade deal made by hand over to the execution)."""
+    deal_id = _deal(event)
+    flow = upgrade_execution.FLOW if UpgradeDealLink.for_upgrade_deal(portal.id, deal_id) else contract_creation.FLOW
+    start_run(flow, portal_id=portal.id, object_type="deal", object_id=deal_id, inbox_event_id=inbox_id)
     return True
 
 
@@ -98,3 +102,24 @@ def contract_outputs(run: SyncRun) -> dict:
         out.update(customer_id=link.billwerk_customer_id or "", contract_id=link.billwerk_contract_id,
                    order_id=link.billwerk_order_id or "")
     return out
+
+
+def start_execute_upgrade(portal: Portal, payload: dict, delivery: InboxEvent, params: dict) -> SyncRun:
+    """``change_date`` (optional input) replaces the deal's ``billwerk_start_date`` for this execution."""
+    change_date = str((payload.get("inputFields") or {}).get("change_date") or "").strip()
+    extra = {"explicit": True} | ({"change_date": change_date} if change_date else {})
+    return start_run(upgrade_execution.FLOW, portal_id=portal.id, object_type="deal",
+                     object_id=_deal_of(payload, "execute-upgrade"), params=dict(params, **extra),
+                     inbox_event_id=delivery.id, queue="high", coalesce=False)
+
+
+def upgrade_done(run: SyncRun) -> str:
+    return ("The up-/downgrade was already executed in billwerk" if (run.counts or {}).get("already_applied")
+            else "Up-/downgrade executed in billwerk")
+
+
+def upgrade_outputs(run: SyncRun) -> dict:
+    """The contract the deal now holds and the upgrade order that moved it there."""
+    link = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == run.portal_id,
+                                                            ContractLink.hubspot_deal_id == str(run.object_id))).scalar_one_or_none()
+    return {"contract_id": link.billwerk_contract_id, "order_id": link.billwerk_order_id or ""} if link is not None else {}

@@ -18,7 +18,8 @@ from backend.extensions import db
 from backend.flows.batches import Outcome, batch_of
 from backend.flows.context import portal_context
 from backend.flows.deals import Deal, check_cart, load_deals, preview_of, store_check, validation_properties, write_deals
-from backend.models import SyncRun
+from backend.flows.upgrade_validation import check_upgrade
+from backend.models import ContractLink, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def validate_deal(run: SyncRun) -> dict | None:
         # Runs started by the property itself validate only while it still says ``request``;
         # a button or a workflow action validates in any case.
         asked = {str(r.object_id) for r in batch.runs if (r.params or {}).get("when") != "requested"}
-        outcomes, writes = {}, {}
+        outcomes, writes, catalogues = {}, {}, {}
         for deal_id in batch.object_ids:
             deal = deals.get(deal_id)
             if deal is None:
@@ -43,7 +44,7 @@ def validate_deal(run: SyncRun) -> dict | None:
             if deal_id not in asked and deal.props.get("billwerk_validation") != "request":
                 outcomes[deal_id] = Outcome.skipped("billwerk validation is no longer set to Request validation.")
                 continue
-            outcomes[deal_id], props = validate_one(portal, account, deal)
+            outcomes[deal_id], props = validate_one(portal, account, deal, catalogues)
             if props:
                 writes[deal_id] = props
         for deal_id, why in write_deals(hubspot, writes).items():
@@ -51,11 +52,19 @@ def validate_deal(run: SyncRun) -> dict | None:
         return batch.finish(outcomes)
 
 
-def validate_one(portal, account, deal: Deal) -> tuple[Outcome, dict | None]:
-    """(how the run ends, the deal properties to write)."""
+def validate_one(portal, account, deal: Deal, catalogues: dict | None = None) -> tuple[Outcome, dict | None]:
+    """(how the run ends, the deal properties to write); ``catalogues`` is shared by the deals of
+    one batch (an up-/downgrade reads billwerk's catalogue once per entity)."""
     if (deal.props.get("billwerk_sync_stopped") or "").lower() == "true":
         return Outcome.skipped("The contract moved to a newer up-/downgrade deal; this deal is not validated any more."), None
-    checked = check_cart(account, deal)
+    if deal.cart.deal_type == "upgrade":
+        if ContractLink.for_deal(portal.id, deal.id) is not None:   # the request is answered with the last verdict
+            row = preview_of(portal, deal.id)
+            props = {"billwerk_validation": row.status, "billwerk_validation_message": row.message or ""} if row else None
+            return Outcome.skipped("The up-/downgrade is executed; changes now need a new up-/downgrade deal."), props
+        checked = check_upgrade(portal, account, deal, catalogues)
+    else:
+        checked = check_cart(account, deal)
     if checked.status == "error":
         return Outcome.failed(f"{checked.error}; the validation will be retried.", retriable=checked.retriable), None
     store_check(portal, deal, checked)

@@ -18,11 +18,13 @@ from flask import current_app
 
 from backend.extensions import db
 from backend.flows import deal_triggers
+from backend.flows import customer_updates
 from backend.flows.customer_import import REVALIDATING_PROPERTIES
+from backend.mapping.customer_update import COMPANY_TRIGGERS, CONTACT_TRIGGERS
 from backend.mapping.deal_cart import CART_INPUT_PROPERTIES
 from backend.ids import is_id
 from backend.jobs.runs import start_run
-from backend.models import InboxEvent, Portal
+from backend.models import CustomerLink, InboxEvent, Portal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ def import_for_deal(portal: Portal, event: dict, inbox_id: int) -> bool:
 
 
 def revalidate_company(portal: Portal, event: dict, inbox_id: int) -> bool:
+    """An unlinked company marked invalid may have been fixed (a linked one gets a customer update instead)."""
+    if CustomerLink.for_company(portal.id, str(event["objectId"])) is not None:
+        return False
     start_run("import_company", portal_id=portal.id, object_type="company", object_id=str(event["objectId"]),
               params={"only_if_invalid": True}, inbox_event_id=inbox_id)
     return True
@@ -67,6 +72,9 @@ PROPERTY_HANDLERS: list[tuple[str, frozenset[str], Handler]] = [
     ("deal", frozenset({"billwerk_apply_changes"}), deal_triggers.apply_requested),
     ("deal", frozenset({"dealstage"}), deal_triggers.stage_changed),
     ("deal", CART_INPUT_PROPERTIES, deal_triggers.cart_input_changed),
+    # Customer updates: a linked company's mapped properties, a customer's person contact.
+    ("company", COMPANY_TRIGGERS, customer_updates.company_changed),
+    ("contact", CONTACT_TRIGGERS, customer_updates.contact_changed),
 ]
 
 
@@ -84,6 +92,7 @@ EVENT_HANDLERS: dict[str, Handler] = {
     "deal.creation": import_for_deal,
     "deal.propertyChange": on_property_change,
     "company.propertyChange": on_property_change,
+    "contact.propertyChange": on_property_change,
 }
 
 

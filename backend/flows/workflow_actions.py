@@ -14,6 +14,7 @@ from typing import Callable
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.flows import deal_triggers
+from backend.flows import customer_updates
 from backend.flows.callbacks import gathered_callbacks
 from backend.ids import is_id
 from backend.jobs.runs import start_run
@@ -86,6 +87,11 @@ ACTIONS: dict[str, WorkflowAction] = {
     "create-upgrade-deal": WorkflowAction(start_create_upgrade_deal, _upgrade_deal_done, _upgrade_deal_outputs),
     "validate-deal": WorkflowAction(deal_triggers.start_validate_deal, deal_triggers.validate_done, deal_triggers.validate_outputs),
     "create-contract": WorkflowAction(deal_triggers.start_create_contract, deal_triggers.contract_done, deal_triggers.contract_outputs),
+    "execute-upgrade": WorkflowAction(deal_triggers.start_execute_upgrade, deal_triggers.upgrade_done, deal_triggers.upgrade_outputs),
+    "update-customer-from-company": WorkflowAction(customer_updates.start_from_company, customer_updates.update_done,
+                                                   customer_updates.update_outputs),
+    "update-customer-from-contact": WorkflowAction(customer_updates.start_from_contact, customer_updates.update_done,
+                                                   customer_updates.update_outputs),
 }
 # Runs started before the action name was stored on them were import-customer runs.
 DEFAULT_ACTION = "import-customer"

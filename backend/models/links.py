@@ -21,6 +21,7 @@ class CustomerLink(db.Model):
     __table_args__ = (
         UniqueConstraint("portal_id", "entity_id", "hubspot_company_id"),
         UniqueConstraint("portal_id", "entity_id", "billwerk_customer_id"),
+        Index("ix_customer_links_portal_contact", "portal_id", "hubspot_contact_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +30,8 @@ class CustomerLink(db.Model):
     hubspot_company_id: Mapped[str] = mapped_column(String(32))
     billwerk_customer_id: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(16))  # "import" or "manual"
+    #: the customer's person: the contact it was created or last updated with (its changes update the customer)
+    hubspot_contact_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # -- look-ups: the only queries of this table --------------------------------------------------
@@ -45,6 +48,26 @@ class CustomerLink(db.Model):
         """The company's links in every entity."""
         return list(db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.hubspot_company_id == str(company_id))
                                        .order_by(cls.id)).scalars())
+
+    @classmethod
+    def by_companies(cls, portal_id: int, company_ids: list[str]) -> "dict[str, list[CustomerLink]]":
+        """``{company id: its links (every entity)}`` for those of ``company_ids`` that are linked."""
+        out: dict[str, list[CustomerLink]] = {}
+        if company_ids:
+            for link in db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.hubspot_company_id.in_(
+                    [str(c) for c in company_ids])).order_by(cls.id)).scalars():
+                out.setdefault(link.hubspot_company_id, []).append(link)
+        return out
+
+    @classmethod
+    def by_contacts(cls, portal_id: int, contact_ids: list[str]) -> "dict[str, list[CustomerLink]]":
+        """``{contact id: the links whose person it is}``."""
+        out: dict[str, list[CustomerLink]] = {}
+        if contact_ids:
+            for link in db.session.execute(db.select(cls).where(cls.portal_id == portal_id, cls.hubspot_contact_id.in_(
+                    [str(c) for c in contact_ids])).order_by(cls.id)).scalars():
+                out.setdefault(link.hubspot_contact_id, []).append(link)
+        return out
 
     @classmethod
     def for_customer(cls, portal_id: int, entity_id: str, customer_id: str) -> "CustomerLink | None":
@@ -73,12 +96,14 @@ class CustomerLink(db.Model):
             cls.portal_id == portal_id, cls.hubspot_company_id.in_(company_ids))).all())
 
     @classmethod
-    def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str) -> "CustomerLink":
+    def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str,
+               contact_id: str | None = None) -> "CustomerLink":
         """Insert and commit the link. The database decides races: when the company got its link in
         this entity meanwhile, that link is returned; when the customer is linked to another company,
         :class:`CustomerTaken` says which."""
         link = cls(portal_id=portal_id, entity_id=entity_id, hubspot_company_id=str(company_id),
-                   billwerk_customer_id=customer_id, origin=origin)
+                   billwerk_customer_id=customer_id, origin=origin,
+                   hubspot_contact_id=str(contact_id) if contact_id else None)
         db.session.add(link)
         try:
             db.session.commit()

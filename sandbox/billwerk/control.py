@@ -4,7 +4,7 @@
 |---|---|---|
 | POST `/_sandbox/seed` | `{"catalog_items", "customers", "contracts_per_customer", "client_id", "entity_ids"}` | seed data |
 | GET `/_sandbox/state` | `?kind=customers` (or contracts, orders, invoices, catalog, plan_variants, webhooks, deliveries, …) | dump state |
-| POST `/_sandbox/accounts` | `{"client_id", "client_secret", "entities": [{"id", "name", "public_api_key", "country"}]}` | add account |
+| POST `/_sandbox/accounts` | `{"client_id", "client_secret", "entities": [{"id", "name", "public_api_key", "country"}], "production"?}` | add account (`production`: may post letters) |
 | GET / DELETE `/_sandbox/calls` | — | call log / clear it |
 | GET / POST / DELETE `/_sandbox/faults` | `{"path_prefix", "method", "status", "times", "delay_s", "body"}` or `{"drop_webhooks": n}`, `{"duplicate_webhooks": n}`, `{"reorder_webhooks": true}`, `{"pause_webhooks": true}`, `{"reorder_contract_webhooks": id}`, `{"late_webhooks": n, "late_by_s", "late_retry_count"}`, `{"legacy_webhooks": true}` | faults |
 | GET / POST `/_sandbox/limits` | `{"rate_limit", "window_s", "style", "token_ttl_s"}` | limits |
@@ -72,7 +72,8 @@ def add_account():
     b = _body()
     if not b.get("client_id") or not b.get("client_secret"):
         raise ApiError(400, "client_id and client_secret are required.")
-    return json_response(_call(sandbox().add_account, b["client_id"], b["client_secret"], b.get("entities")), 201)
+    return json_response(_call(sandbox().add_account, b["client_id"], b["client_secret"], b.get("entities"),
+                               bool(b.get("production"))), 201)
 
 
 @bp.get("/calls")

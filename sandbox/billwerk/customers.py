@@ -4,10 +4,10 @@ Choices where the reference is silent:
 
 * ``ExternalCustomerId`` is unique per entity; a duplicate → **409** ``{"Message": …}``
   (real code [NF]; 409 says "conflict with existing data" more precisely than 422).
-* e-invoicing: ``BuyerReference`` is billwerk's name ([C-3p]); the receiver-id and network
-  fields are [NF] — the sandbox calls them ``EInvoiceReceiverId`` and ``EInvoicingNetwork``
-  (``Peppol`` | ``Finvoice``). ``DefaultBearerMedium: "EInvoicing"`` requires both the receiver
-  id and the buyer reference (billwerk's e-invoicing page lists them as prerequisites).
+* Dispatch and e-invoicing (``DefaultBearerMedium``, ``BuyerReference``, the receiver id and the
+  network, whose names are [NF]): names and rules live in :mod:`.dispatch` — ``Email`` needs an
+  e-mail address, ``SnailMail`` a postal address and a production account, ``EInvoicing`` the
+  receiver id, the network and the buyer reference.
 * PATCH merges ``Address`` and ``CustomFields`` key by key; PUT replaces the whole customer.
 * DELETE → 204 for a customer without contracts; with contracts → 422 (``IsDeletable`` false).
   Deleted customers are listed only with ``statusFilter=Deleted``.
@@ -20,7 +20,7 @@ import re
 
 from flask import Blueprint
 
-from . import custom_fields, paging
+from . import custom_fields, dispatch, paging
 from .common import check_if_match, entity_id, etag_of, list_response, object_response, read_json, sandbox
 from .errors import ApiError, invalid, not_found
 from .formats import ISO_COUNTRIES, fmt_ts
@@ -32,11 +32,11 @@ bp = Blueprint("billwerk_customers", __name__)
 STRING_FIELDS = (
     "ExternalCustomerId", "DebitorAccount", "CompanyName", "FirstName", "LastName", "EmailAddress",
     "PhoneNumber", "Notes", "Tag", "Language", "Locale", "TimeZoneKey", "DestinationCountry", "VatId",
-    "InvoiceAttachmentFormat", "BuyerReference", "EInvoiceReceiverId", "PartnerCompanyCode",
+    "InvoiceAttachmentFormat", dispatch.BUYER_REFERENCE, dispatch.RECEIVER_ID, "PartnerCompanyCode",
 )
 ADDRESS_FIELDS = ("Street", "HouseNumber", "AddressLine1", "AddressLine2", "PostalCode", "City", "State", "Country")
-BEARER_MEDIA = ("Email", "SnailMail", "ArchiveOnly", "EInvoicing")
-EINVOICING_NETWORKS = ("Peppol", "Finvoice")
+BEARER_MEDIA = dispatch.BEARER_MEDIA
+EINVOICING_NETWORKS = dispatch.EINVOICING_NETWORKS
 CUSTOMER_TYPES = ("Consumer", "Business")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOCALE = re.compile(r"^[a-zA-Z]{2}(?:[-_][a-zA-Z]{2})?$")
@@ -47,7 +47,7 @@ FIELD_ORDER = (
     "ExternalCustomerId", "DebitorAccount", "CompanyName", "FirstName", "LastName", "EmailAddress",
     "AdditionalEmailAddresses", "PhoneNumber", "Notes", "Tag", "PartnerCompanyCode", "Language", "Locale",
     "TimeZoneKey", "DestinationCountry", "VatId", "CustomerType", "DefaultBearerMedium",
-    "InvoiceAttachmentFormat", "BuyerReference", "EInvoiceReceiverId", "EInvoicingNetwork", "Address",
+    "InvoiceAttachmentFormat", dispatch.BUYER_REFERENCE, dispatch.RECEIVER_ID, dispatch.NETWORK, "Address",
     "CustomFields",
 )
 
@@ -95,7 +95,7 @@ def validate(body: dict, prefix: str = "") -> dict:
         if not isinstance(body["Hidden"], bool) and body["Hidden"] is not None:
             raise invalid(f"{prefix}Hidden must be true or false.")
         out["Hidden"] = bool(body["Hidden"])
-    for f, allowed in (("DefaultBearerMedium", BEARER_MEDIA), ("EInvoicingNetwork", EINVOICING_NETWORKS),
+    for f, allowed in ((dispatch.MEDIUM, BEARER_MEDIA), (dispatch.NETWORK, EINVOICING_NETWORKS),
                        ("CustomerType", CUSTOMER_TYPES)):
         if f in body:
             v = body[f]
@@ -127,11 +127,13 @@ def validate(body: dict, prefix: str = "") -> dict:
     return out
 
 
-def _check_einvoicing(obj: dict, prefix: str = "") -> None:
-    if obj.get("DefaultBearerMedium") == "EInvoicing":
-        for f in ("EInvoiceReceiverId", "BuyerReference"):
-            if not obj.get(f):
-                raise invalid(f"{prefix}{f} is required when DefaultBearerMedium is EInvoicing.")
+def is_production(sb, entity: str) -> bool:
+    """Whether the account owning ``entity`` is a production account (see :mod:`.dispatch`)."""
+    return any(a.production for a in sb.store.accounts.values() if a.entity(entity) is not None)
+
+
+def check_dispatch(sb, entity: str, obj: dict, touched, prefix: str = "") -> None:
+    dispatch.check(obj, production=is_production(sb, entity), touched=set(touched), prefix=prefix)
 
 
 def holder_of_external_id(sb, entity: str, external_id, own_id: str | None = None) -> dict | None:
@@ -167,7 +169,7 @@ def new_customer(sb, entity: str, fields: dict, id_: str | None = None, created_
            "_entity": entity, "_explicit_type": "CustomerType" in fields and fields["CustomerType"] is not None}
     obj.update(fields)
     _derive(obj)
-    _check_einvoicing(obj)
+    check_dispatch(sb, entity, obj, fields)
     return sb.store.insert("customers", obj)
 
 
@@ -254,7 +256,7 @@ def _update(id_: str, replace: bool):
             check_unique_external_id(sb, obj["_entity"], fields["ExternalCustomerId"], obj["Id"])
         candidate = dict(obj)
         if replace:
-            for f in STRING_FIELDS + ("EInvoicingNetwork", "AdditionalEmailAddresses"):
+            for f in STRING_FIELDS + (dispatch.NETWORK, "AdditionalEmailAddresses"):
                 candidate.pop(f, None)
             candidate.update({"Hidden": False, "DefaultBearerMedium": "Email", "Address": {}, "CustomFields": {}})
             candidate.update(fields)
@@ -267,7 +269,7 @@ def _update(id_: str, replace: bool):
         if "CustomerType" in fields:
             candidate["_explicit_type"] = fields["CustomerType"] is not None
         _derive(candidate)
-        _check_einvoicing(candidate)
+        check_dispatch(sb, obj["_entity"], candidate, fields)
         obj.clear()
         obj.update(candidate)
         sb.store.touch(obj)

@@ -129,10 +129,7 @@ def evaluate(sb, entity: str, body: dict, *, preview: bool) -> dict:
             ext = inline.get("ExternalCustomerId")
             if customers_mod.holder_of_external_id(sb, entity, ext):
                 raise invalid(f"Customer.ExternalCustomerId '{ext}' is already used by another customer.")
-            if inline.get("DefaultBearerMedium") == "EInvoicing":
-                for f in ("EInvoiceReceiverId", "BuyerReference"):
-                    if not inline.get(f):
-                        raise invalid(f"Customer.{f} is required when DefaultBearerMedium is EInvoicing.")
+            customers_mod.check_dispatch(sb, entity, inline, inline, prefix="Customer.")
         else:
             raise invalid("A signup order needs Customer or CustomerId; an up/downgrade needs ContractId.")
         if not cart.get("PlanVariantId"):

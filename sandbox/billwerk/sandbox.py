@@ -44,6 +44,8 @@ class Settings:
     default_client_secret: str = DEFAULT_CLIENT_SECRET
     #: serve ``GET /api/v1/CustomFields``; off, it answers 404 as an API without such a listing would
     custom_fields_listable: bool = True
+    #: the default account is a production account (SnailMail allowed) instead of a sandbox one
+    default_account_production: bool = False
 
 
 class BillwerkSandbox:
@@ -91,11 +93,13 @@ class BillwerkSandbox:
     def _install_default_account(self) -> None:
         if self.settings.default_account:
             self.add_account(self.settings.default_client_id, self.settings.default_client_secret,
-                             [dict(e) for e in DEFAULT_ENTITIES])
+                             [dict(e) for e in DEFAULT_ENTITIES], production=self.settings.default_account_production)
 
-    def add_account(self, client_id: str, client_secret: str, entities: list[dict] | None = None) -> dict:
+    def add_account(self, client_id: str, client_secret: str, entities: list[dict] | None = None,
+                    production: bool = False) -> dict:
         """Add an OAuth client with its entities (first = root). Entity dicts take ``id``,
-        ``name``, ``public_api_key`` and optionally ``country`` (default DE) and ``currency``."""
+        ``name``, ``public_api_key`` and optionally ``country`` (default DE) and ``currency``.
+        ``production`` makes it a production account (see :mod:`.dispatch`: only those post letters)."""
         with self.store.lock:
             if client_id in self.store.accounts:
                 raise ValueError(f"account {client_id!r} exists")
@@ -109,7 +113,7 @@ class BillwerkSandbox:
                 made.append(Entity(eid, spec.get("name") or f"Entity {eid[-4:]}",
                                    spec.get("public_api_key") or self.store.new_id(), country, currency))
             self.store.accounts[client_id] = Account(client_id, client_secret, made,
-                                                     custom_fields.default_catalogue())
+                                                     custom_fields.default_catalogue(), production=bool(production))
             return self.account_info(client_id)
 
     def define_custom_field(self, object: str, key: str, label: str | None = None, type: str = "String",
@@ -131,7 +135,7 @@ class BillwerkSandbox:
 
     def account_info(self, client_id: str) -> dict:
         acc = self.store.accounts[client_id]
-        return {"client_id": acc.client_id, "entities": [e.as_dict() for e in acc.entities]}
+        return {"client_id": acc.client_id, "entities": [e.as_dict() for e in acc.entities], "production": acc.production}
 
     def revoke_tokens(self, client_id: str | None = None, token: str | None = None) -> int:
         """Revoke one token, all tokens of a client, or every token; returns how many."""

@@ -46,6 +46,8 @@ class Account:
     entities: list[Entity] = field(default_factory=list)
     #: ``{"Customer": {key: definition}, "Contract": {...}}`` (see custom_fields.py)
     custom_fields: dict = field(default_factory=dict)
+    #: a production account (app.billwerk.com) rather than a sandbox one: only production posts letters
+    production: bool = False
 
     @property
     def root(self) -> Entity:

@@ -45,7 +45,8 @@ def test_property_rows_name_real_handlers():
 
 
 def test_action_tables():
-    assert set(company_card.ACTIONS) == {"import", "link", "unlink", "refresh"}
+    assert set(company_card.ACTIONS) == {"import", "link", "unlink", "push-update", "refresh"}
+    assert company_card.ACTIONS["push-update"].flow == "update_customer_from_company"
     assert company_card.ACTIONS["import"].flow == "import_company"
     assert "refresh" in deal_card.ACTIONS
     assert set(workflow_actions.ACTIONS) >= {"import-customer"}

@@ -1,7 +1,7 @@
 """used v3 signatures (single-use without Redis)
 
 Revision ID: 4f1c2e9a7b30
-Revises: 60df7279f9fd
+Revises: 3c1e5d0a9b47
 Create Date: 2026-12-02 12:40:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '4f1c2e9a7b30'
-down_revision = '60df7279f9fd'
+down_revision = '3c1e5d0a9b47'
 branch_labels = None
 depends_on = None
 

@@ -55,6 +55,33 @@ class Connector:
         self.work()
         return moved
 
+    def fresh_budget(self) -> None:
+        """Forget the connector's own and the HubSpot sandbox's rate-limit windows, so a measured step does not start with
+        the budget the set-up spent (a spent budget defers runs, which splits their batches)."""
+        redis = self.app.extensions["hubwerk.redis"]()
+        for key in redis.scan_iter("hubwerk:ratelimit:*"):
+            redis.delete(key)
+        self.hubspot.set_limits()   # and HubSpot's own window (same limits, counted afresh)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Work until no run is waiting: also the runs deferred by a spent HubSpot budget or a busy
+        lock, which come back as RQ scheduled jobs (fast-forwarded here, the budget still applies)."""
+        import time as _time
+
+        from backend.extensions import db as _db
+        from backend.models import SyncRun as _SyncRun
+
+        deadline = _time.monotonic() + timeout
+        while True:
+            self.run_scheduled()
+            _db.session.expire_all()
+            waiting = _db.session.execute(_db.select(_db.func.count()).select_from(_SyncRun)
+                                          .where(_SyncRun.status.in_(("queued", "running")))).scalar_one()
+            if not waiting:
+                return
+            assert _time.monotonic() < deadline, f"{waiting} runs still waiting after {timeout} s"
+            _time.sleep(0.5)
+
     def deliver(self) -> None:
         """Let the HubSpot sandbox deliver its webhooks, then process them."""
         assert self.hubspot.flush_webhooks(timeout=10)

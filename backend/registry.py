@@ -13,8 +13,8 @@ is registered and imports nothing from ``flows/`` or ``setup/``.
 """
 from __future__ import annotations
 
-from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
-                           hubspot_events, probe, upgrade_deals, workflow_actions)
+from backend.flows import (billwerk_events, catalog_sync, contract_creation, contract_updates, custom_fields, customer_import,
+                           deal_validation, hubspot_events, probe, upgrade_deals, workflow_actions)
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
 
@@ -31,6 +31,7 @@ FLOWS = {
     deal_validation.FLOW: deal_validation.validate_deal,
     deal_validation.OUTDATED_FLOW: deal_validation.check_deal_cart,
     contract_creation.FLOW: contract_creation.create_contract,
+    contract_updates.FLOW: contract_updates.update_deal_from_contract,
 }
 
 INBOX_HANDLERS = {
@@ -49,6 +50,8 @@ SCHEDULE = [
     (runs.recover_stuck_runs, "low", {"interval": 600}),
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
     (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),
+    # Contracts whose deal was last updated more than a day ago, a bounded number per portal per tick.
+    (contract_updates.reconcile_contracts_everywhere, "low", {"interval": 600}),
 ]
 
 

@@ -75,17 +75,22 @@ def on_contract_event(account: BillwerkAccount, payload: dict, event: InboxEvent
         return "ignored", f"The {hook.event} hook names no ContractId."
     if hook.entity_id and account.entity(hook.entity_id) is None:
         return "ignored", f"Entity {hook.entity_id} is not connected for this billwerk account."
-    link = holding_links(account.portal_id, [hook.contract_id]).get(hook.contract_id)
+    # Read before any commit expires them.
+    portal_id, event_id, received_at, headers = account.portal_id, event.id, event.received_at, event.headers
+    link = holding_links(portal_id, [hook.contract_id]).get(hook.contract_id)
     if link is None or (hook.entity_id and link.entity_id != hook.entity_id):
         return "ignored", f"No deal holds billwerk contract {hook.contract_id}; nothing to update."
-    state = ContractState.get_or_create(account.portal_id, hook.contract_id)
+    # Committed before the run is joined: a waiting run reads it when it starts; a started one
+    # no longer absorbs this hook, so start_run queues another.
     if hook.event in ("PaymentEscalated", "PaymentEscalationReset"):
-        moment = escalation_moment(hook, event.received_at, retry_count(event.headers))
-        ContractState.move_forward(state.id, "escalated_at" if hook.event == "PaymentEscalated" else "reset_at", moment)
+        state_id = ContractState.get_or_create(portal_id, hook.contract_id).id
+        moment = escalation_moment(hook, received_at, retry_count(headers))
+        ContractState.move_forward(state_id, "escalated_at" if hook.event == "PaymentEscalated" else "reset_at", moment)
     elif hook.event == "InvoiceCreated" and hook.invoice_id:
-        ContractState.move_forward(state.id, "invoice_hint", hook.invoice_id)
-    start_run(FLOW, portal_id=account.portal_id, object_type="contract", object_id=hook.contract_id,
-              inbox_event_id=event.id, queue=QUEUE)
+        state_id = ContractState.get_or_create(portal_id, hook.contract_id).id
+        ContractState.move_forward(state_id, "invoice_hint", hook.invoice_id)
+    start_run(FLOW, portal_id=portal_id, object_type="contract", object_id=hook.contract_id,
+              inbox_event_id=event_id, queue=QUEUE)
     return True
 
 

@@ -102,13 +102,12 @@ def update_deal_from_contract(run: SyncRun) -> dict | None:
         return batch.finish(update_contracts(portal, account, hubspot, batch.object_ids))
 
 
-def _read_invoice(client, state: ContractState, contract_id: str) -> None:
-    """The invoice an ``InvoiceCreated`` named: kept as the last invoice when it is the newest."""
+def _read_invoice(client, state: ContractState, contract_id: str) -> str | None:
+    """The invoice an ``InvoiceCreated`` named: kept as the last invoice when it is the newest.
+    Returns the hint to forget once the batch is stored."""
     hint = state.invoice_hint
     if not hint or hint == state.last_invoice_id:
-        if hint:
-            ContractState.clear_hint(state.id, hint)
-        return
+        return hint
     try:
         invoice = client.get_invoice(hint)
     except NotFound:
@@ -118,21 +117,40 @@ def _read_invoice(client, state: ContractState, contract_id: str) -> None:
         current = (state.last_invoice_at, state.last_invoice_id) if state.last_invoice_id else None
         if is_newer_invoice((created, hint), current):
             state.last_invoice_id, state.last_invoice_at = hint, created
-    ContractState.clear_hint(state.id, hint)
+    return hint
 
 
 def update_contracts(portal: Portal, account: BillwerkAccount, hubspot, contract_ids: list[str]) -> dict[str, Outcome]:
     """Read each contract (and its hinted invoice), write the deals that changed in batches of 100;
     ``{contract id: Outcome}``."""
     links = holding_links(portal.id, contract_ids)
-    for contract_id in contract_ids:
-        if contract_id in links:
-            ContractState.get_or_create(portal.id, contract_id)
-    states = ContractState.for_contracts(portal.id, list(links))
+    states = ContractState.ensure(portal.id, list(links))
     outcomes: dict[str, Outcome] = {}
-    clients: dict[str, object] = {}
     writes: dict[str, tuple[str, dict, dict]] = {}       # deal id -> (contract id, wanted, changes)
     now = utcnow()
+    seen_hints: list[tuple[int, str]] = []
+    # Nothing is written while billwerk is read (SQLite would hold its write lock, and the webhook
+    # route's inserts would wait): the batch's changes are stored in one short transaction after.
+    with db.session.no_autoflush:
+        _read_all(account, contract_ids, links, states, outcomes, writes, seen_hints, now)
+    for state_id, hint in seen_hints:
+        ContractState.clear_hint(state_id, hint)
+    db.session.commit()
+    refused, retriable = _write(hubspot, {deal_id: changes for deal_id, (_, _, changes) in writes.items()})
+    for deal_id, (contract_id, wanted, changes) in writes.items():
+        if deal_id in refused:
+            outcomes[contract_id] = Outcome.failed(refused[deal_id], retriable=retriable)
+            continue
+        state = states[contract_id]
+        state.deal_id, state.written, state.written_at = deal_id, dict(wanted), now
+        outcomes[contract_id] = Outcome.ok(written=1, properties=len(changes))
+    db.session.commit()
+    return outcomes
+
+
+def _read_all(account, contract_ids, links, states, outcomes, writes, seen_hints, now) -> None:
+    """Read each contract held by a deal (and its hinted invoice); fill ``outcomes`` and ``writes``."""
+    clients: dict[str, object] = {}
     for contract_id in contract_ids:
         link = links.get(contract_id)
         if link is None:
@@ -142,7 +160,9 @@ def update_contracts(portal: Portal, account: BillwerkAccount, hubspot, contract
         try:
             client = clients.get(link.entity_id) or clients.setdefault(link.entity_id, client_for(account, link.entity_id))
             contract = client.get_contract(contract_id)
-            _read_invoice(client, state, contract_id)
+            hint = _read_invoice(client, state, contract_id)
+            if hint:
+                seen_hints.append((state.id, hint))
             facts = billing_facts(contract)
         except NotFound:
             state.checked_at = now
@@ -169,17 +189,6 @@ def update_contracts(portal: Portal, account: BillwerkAccount, hubspot, contract
             outcomes[contract_id] = Outcome.ok(unchanged=1)
             continue
         writes[link.hubspot_deal_id] = (contract_id, wanted, changes)
-    db.session.commit()
-    refused, retriable = _write(hubspot, {deal_id: changes for deal_id, (_, _, changes) in writes.items()})
-    for deal_id, (contract_id, wanted, changes) in writes.items():
-        if deal_id in refused:
-            outcomes[contract_id] = Outcome.failed(refused[deal_id], retriable=retriable)
-            continue
-        state = states[contract_id]
-        state.deal_id, state.written, state.written_at = deal_id, dict(wanted), now
-        outcomes[contract_id] = Outcome.ok(written=1, properties=len(changes))
-    db.session.commit()
-    return outcomes
 
 
 def _write(hubspot, writes: dict[str, dict]) -> tuple[dict[str, str], bool]:

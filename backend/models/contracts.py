@@ -69,6 +69,23 @@ class ContractState(db.Model):
             cls.portal_id == portal_id, cls.billwerk_contract_id.in_(contract_ids))).scalars()}
 
     @classmethod
+    def ensure(cls, portal_id: int, contract_ids: list[str]) -> "dict[str, ContractState]":
+        """The rows of ``contract_ids``, the missing ones inserted in one commit (one by one if another
+        process inserted some meanwhile)."""
+        states = cls.for_contracts(portal_id, contract_ids)
+        missing = [c for c in dict.fromkeys(contract_ids) if c not in states]
+        if missing:
+            db.session.add_all(cls(portal_id=portal_id, billwerk_contract_id=c) for c in missing)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                for contract_id in missing:
+                    cls.get_or_create(portal_id, contract_id)
+            states = cls.for_contracts(portal_id, contract_ids)
+        return states
+
+    @classmethod
     def move_forward(cls, state_id: int, column: str, value) -> None:
         """Set ``column`` to ``value`` unless it holds that or a larger value already (one UPDATE)."""
         col = getattr(cls, column)

@@ -325,3 +325,18 @@ def test_reconciliation_repairs_a_dropped_hook_at_a_bounded_rate(held):
     assert reconcile_contracts() == 1          # the other stale one; the rest were read today
     connector.work()
     assert reconcile_contracts() == 0
+
+
+def test_a_deal_hubspot_no_longer_has_fails_its_run_alone(held):
+    connector, portal, account, deals = held
+    gone, kept = list(deals)[:2]
+    connector.hubspot.user_archive("deals", deals[gone])
+    for contract_id in (gone, kept):
+        connector.billwerk.trigger("PaymentEscalated", contract_id=contract_id)
+    settle(connector)
+    runs = {r.object_id: r for r in db.session.execute(db.select(SyncRun).where(SyncRun.flow == FLOW)).scalars()}
+    assert runs[gone].status == "failed" and "HubSpot refused the deal update" in runs[gone].error
+    assert runs[kept].status == "succeeded"
+    assert deal(connector, deals[kept])["billwerk_payment_escalated"] == "true"
+    # Nothing counts as written for the refused deal: the next hook tries again.
+    assert ContractState.get_or_create(portal.id, gone).written is None

@@ -51,14 +51,18 @@ RECONCILE_PER_TICK = 100          # contracts per portal per cron tick (every 10
 
 # -- which deal ---------------------------------------------------------------------------------------
 
-def holding_links(portal_id: int, contract_ids: list[str]) -> dict[str, ContractLink]:
-    """``{contract id: the link of the deal that holds it}``: not sync-stopped, the newest if several."""
+def holding_links(portal_id: int, contract_ids: list[str], entity_id: str | None = None) -> dict[str, ContractLink]:
+    """``{contract id: the link of the deal that holds it}``: not sync-stopped, the newest if several
+    (``entity_id``, when the hook names it, lets the look-up use the links' whole index)."""
     if not contract_ids:
         return {}
+    query = db.select(ContractLink).where(ContractLink.portal_id == portal_id,
+                                          ContractLink.billwerk_contract_id.in_(contract_ids),
+                                          ContractLink.sync_stopped.is_(False))
+    if entity_id:
+        query = query.where(ContractLink.entity_id == entity_id)
     links: dict[str, ContractLink] = {}
-    for link in db.session.execute(db.select(ContractLink).where(
-            ContractLink.portal_id == portal_id, ContractLink.billwerk_contract_id.in_(contract_ids),
-            ContractLink.sync_stopped.is_(False)).order_by(ContractLink.id)).scalars():
+    for link in db.session.execute(query.order_by(ContractLink.id)).scalars():
         links[link.billwerk_contract_id] = link
     return links
 
@@ -77,8 +81,8 @@ def on_contract_event(account: BillwerkAccount, payload: dict, event: InboxEvent
         return "ignored", f"Entity {hook.entity_id} is not connected for this billwerk account."
     # Read before any commit expires them.
     portal_id, event_id, received_at, headers = account.portal_id, event.id, event.received_at, event.headers
-    link = holding_links(portal_id, [hook.contract_id]).get(hook.contract_id)
-    if link is None or (hook.entity_id and link.entity_id != hook.entity_id):
+    link = holding_links(portal_id, [hook.contract_id], hook.entity_id).get(hook.contract_id)
+    if link is None:
         return "ignored", f"No deal holds billwerk contract {hook.contract_id}; nothing to update."
     # Committed before the run is joined: a waiting run reads it when it starts; a started one
     # no longer absorbs this hook, so start_run queues another.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from backend.flows import (billwerk_events, catalog_sync, contract_creation, custom_fields, customer_import, deal_validation,
                            hubspot_events, probe, upgrade_deals, upgrade_execution, workflow_actions)
+from backend.flows import contract_updates
 from backend.flows import customer_updates
 from backend.jobs import inbox, runs
 from backend.setup import provisioning
@@ -36,6 +37,7 @@ FLOWS = {
     customer_updates.FLOW_COMPANY: customer_updates.update_customer_from_company,
     customer_updates.FLOW_CONTACT: customer_updates.update_customer_from_contact,
     customer_updates.RETRY_FLOW: customer_updates.retry_failed_customer_updates,
+    contract_updates.FLOW: contract_updates.update_deal_from_contract,
 }
 
 INBOX_HANDLERS = {
@@ -56,6 +58,8 @@ SCHEDULE = [
     (catalog_sync.sync_products_everywhere, "low", {"cron": "0 */12 * * *"}),
     (custom_fields.sync_custom_fields_everywhere, "low", {"interval": 300}),
     (customer_updates.retry_failed_customer_updates_everywhere, "low", {"interval": 900}),
+    # Contracts whose deal was last updated more than a day ago, a bounded number per portal per tick.
+    (contract_updates.reconcile_contracts_everywhere, "low", {"interval": 600}),
 ]
 
 

@@ -3,8 +3,11 @@
 
 billwerk's hooks are thin (``{"Event": …, "EntityId": …, "ContractId": …}``): a handler starts a
 run keyed by the billwerk object, which reads the current state itself. It returns whether it
-started work. An event no row handles is kept as ``ignored`` with the reason, and can be replayed
-once a later version handles it.
+started work (or ``(status, note)`` to say why not). Event names are trimmed (billwerk's own
+tooling has sent ``"PlanVariantCreated "``). An event no row handles is kept as ``ignored`` with
+the reason, and can be replayed once a later version handles it.
+
+Every row needs a captured payload in ``tests/fixtures/billwerk/<Event>.json`` (a test checks).
 """
 from __future__ import annotations
 
@@ -12,20 +15,28 @@ import json
 from typing import Callable
 
 from backend.extensions import db
+from backend.flows import contract_updates
+from backend.mapping.contract_updates import CONTRACT_EVENTS
 from backend.models import BillwerkAccount, InboxEvent
 
-Handler = Callable[[BillwerkAccount, dict, InboxEvent], bool]
+Handler = Callable[[BillwerkAccount, dict, InboxEvent], "bool | tuple[str, str]"]
 
-EVENT_HANDLERS: dict[str, Handler] = {}
+EVENT_HANDLERS: dict[str, Handler] = {
+    # CONTRACT §6 "Contract updates": re-read the contract, write the deal that holds it.
+    **{name: contract_updates.on_contract_event for name in CONTRACT_EVENTS},
+}
 
 
 def handle_billwerk_delivery(event: InboxEvent) -> "str | tuple[str, str]":
     payload = json.loads(event.body)
-    name = str(payload.get("Event") or "") if isinstance(payload, dict) else ""
+    name = str(payload.get("Event") or "").strip() if isinstance(payload, dict) else ""
     handler = EVENT_HANDLERS.get(name)
     if handler is None:
         return "ignored", f"No handler for billwerk {name or 'webhook'} events in this version; replay it after upgrading."
     account = db.session.get(BillwerkAccount, event.billwerk_account_id) if event.billwerk_account_id else None
     if account is None:
         return "ignored", "The billwerk account of this webhook is no longer connected."
-    return "processed" if handler(account, payload, event) else "ignored"
+    outcome = handler(account, payload, event)
+    if isinstance(outcome, tuple):
+        return outcome
+    return "processed" if outcome else "ignored"

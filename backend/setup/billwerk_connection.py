@@ -45,12 +45,12 @@ WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
     WebhookEvent("OrderSucceeded", "required", "An order was committed for the contract."),
     WebhookEvent("PaymentEscalated", "required", "Dunning started: the deal shows the payment escalation."),
     WebhookEvent("PaymentEscalationReset", "required", "Dunning ended: the escalation is cleared on the deal."),
-    WebhookEvent("ContractDataChanged", "optional", "Contract data (custom fields, notes) changed."),
-    WebhookEvent("ContractCancelled", "optional", "The contract was cancelled: the deal shows its end date."),
+    WebhookEvent("ContractDataChanged", "recommended", "Contract data changed: the deal follows the contract."),
+    WebhookEvent("ContractCancelled", "recommended", "The contract was cancelled: the deal shows its end date."),
+    WebhookEvent("PaymentDataChanged", "recommended", "Payment provider or method changed: only this event tells the deal."),
     WebhookEvent("CustomerCreated", "optional", "A customer was created in billwerk."),
     WebhookEvent("CustomerChanged", "optional", "A customer was changed in billwerk."),
     WebhookEvent("InvoiceCorrected", "optional", "An invoice was corrected."),
-    WebhookEvent("PaymentDataChanged", "optional", "Payment provider or method changed."),
 )
 REQUIRED_EVENTS = tuple(e.name for e in WEBHOOK_EVENTS if e.need == "required")
 # The selection a new connection starts with.

@@ -1,9 +1,12 @@
 """What the deal card shows (the ``DealCardPayload`` of ``crm_cards/src/app/cards/lib/deal-types.ts``)
 and its buttons (``ACTIONS``: request-validation, create-contract, refresh, replay).
 
-The card is read often, so it costs one HubSpot batch read (the deal's own properties) and
-the connector's database — the last validation with billwerk's priced preview, the deal's
-order and contract link, its runs — and never a billwerk call. Buttons only start runs (the
+The card is read often (20 reps at once is HubSpot's cap per account), so a view costs the
+connector's database only — the last validation with billwerk's priced preview, the deal's
+contract link, its company and customer link, its runs — plus the deal's own properties, which
+the card sends as it read them on the record page; without them (a poll while a run is under
+way, an action's answer) they cost one HubSpot batch read. Never a billwerk call: billwerk's
+side is on the deal because the flows wrote it there. Buttons only start runs (the
 card polls while ``busy``), so every answer comes within a second; a button pressed twice
 (``hubspot.fetch`` retries once) joins the run already waiting.
 
@@ -57,20 +60,27 @@ def _link_url(settings, portal: Portal, kind: str, object_id: str) -> str:
     return record_url(settings.hubspot_app_base_url, portal.hub_id, kind, object_id)
 
 
-def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None) -> dict:
-    settings = current_app.config["HUBWERK"]
-    hubspot = hubspot or HubSpotClient(portal)
-    found = hubspot.batch_read("deals", [deal_id], CARD_PROPERTIES).results
+def deal_properties(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None) -> dict:
+    """The deal's ``CARD_PROPERTIES`` as HubSpot holds them now: one batch read."""
+    found = (hubspot or HubSpotClient(portal)).batch_read("deals", [deal_id], CARD_PROPERTIES).results
     if not found:
         raise NotFound(f"Deal {deal_id} does not exist in HubSpot portal {portal.hub_id}.")
-    props = found[0].get("properties") or {}
+    return found[0].get("properties") or {}
+
+
+def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None, properties: dict | None = None) -> dict:
+    """The card's payload. ``properties`` are the deal's ``CARD_PROPERTIES`` as the card read them
+    on the record page (sent in the signed body, see ``web/cards.py``); without them they are
+    read from HubSpot. Everything else comes from the connector's database."""
+    settings = current_app.config["HUBWERK"]
+    props = properties if properties is not None else deal_properties(portal, deal_id, hubspot)
     kind = deal_type(props) if props.get("billwerk_deal_type") else None
     origin = (props.get("billwerk_origin_deal_id") or "").strip() or None
     validation_state = props.get("billwerk_validation") or None
     apply_state = props.get("billwerk_apply_changes") or None
     payload = {
         "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "url": _link_url(settings, portal, "deal", deal_id),
-                 "stage": props.get("dealstage"), "closedWon": props.get("dealstage") in closed_won_stages(portal, hubspot),
+                 "stage": props.get("dealstage"), "closedWon": _closed_won(portal, props.get("dealstage"), hubspot),
                  "type": kind, "typeLabel": TYPE_LABELS.get(kind or "", "Signup (default)"),
                  "originDealId": origin, "originDealUrl": _link_url(settings, portal, "deal", origin) if origin else None},
         "validation": {"state": validation_state, "label": VALIDATION_LABELS.get(validation_state, validation_state or ""),
@@ -126,6 +136,12 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
         status = "no_cart"
     payload["actions"] = _actions(status, kind, payload["busy"]) + upgrade_actions(portal, props, link, status) + [refresh]
     return payload | {"status": status, "statusLabel": STATUS_LABELS[status]}
+
+
+def _closed_won(portal: Portal, stage: str | None, hubspot: HubSpotClient | None) -> bool:
+    """From the admin's choice or the won stages cached per portal (``closed_won_stages``): a
+    HubSpot pipelines read at most every few minutes per portal, none for a deal without a stage."""
+    return bool(stage) and stage in closed_won_stages(portal, hubspot)
 
 
 def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:

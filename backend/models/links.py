@@ -21,6 +21,7 @@ class CustomerLink(db.Model):
     __table_args__ = (
         UniqueConstraint("portal_id", "entity_id", "hubspot_company_id"),
         UniqueConstraint("portal_id", "entity_id", "billwerk_customer_id"),
+        Index("ix_customer_links_company", "portal_id", "hubspot_company_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +30,9 @@ class CustomerLink(db.Model):
     hubspot_company_id: Mapped[str] = mapped_column(String(32))
     billwerk_customer_id: Mapped[str] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(16))  # "import" or "manual"
+    # How the company card names the customer (billwerk's CustomerName/CompanyName when the link was
+    # made, else read once by the card); the card never asks billwerk once it is known.
+    billwerk_customer_name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # -- look-ups: the only queries of this table --------------------------------------------------
@@ -73,12 +77,13 @@ class CustomerLink(db.Model):
             cls.portal_id == portal_id, cls.hubspot_company_id.in_(company_ids))).all())
 
     @classmethod
-    def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str) -> "CustomerLink":
+    def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str,
+               name: str | None = None) -> "CustomerLink":
         """Insert and commit the link. The database decides races: when the company got its link in
         this entity meanwhile, that link is returned; when the customer is linked to another company,
         :class:`CustomerTaken` says which."""
         link = cls(portal_id=portal_id, entity_id=entity_id, hubspot_company_id=str(company_id),
-                   billwerk_customer_id=customer_id, origin=origin)
+                   billwerk_customer_id=customer_id, origin=origin, billwerk_customer_name=(name or None) and name[:255])
         db.session.add(link)
         try:
             db.session.commit()

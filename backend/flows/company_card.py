@@ -12,12 +12,13 @@ from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
 from backend.flows.records import COMPANY_PROPERTIES
+from backend.flows import card_reads
 from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
 from backend.jobs.runs import is_stuck
 from backend.flows.linking import customer_name, link_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
-from backend.models import CustomerLink, Portal, SyncRun
+from backend.models import CustomerLink, Portal
 
 IMPORT_FLOWS = ("import_company", "import_customer_for_deal")
 STATUS_LABELS = {"not_connected": "billwerk not connected", "ready": "Ready to import", "invalid": "Needs fixing",
@@ -45,7 +46,7 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     read. The link and its customer's name, the last import run: the connector's database."""
     settings = current_app.config["HUBWERK"]
     company_url = record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id)
-    account = portal.billwerk_account
+    account = card_reads.billwerk_account(portal)
     props = properties if properties is not None else company_properties(portal, company_id, hubspot)
     payload = {"company": {"id": str(company_id), "name": props.get("name") or "", "url": company_url},
                "entity": None, "billwerk": None, "errors": [], "lastSync": _last_sync(portal, company_id), "actions": []}
@@ -55,7 +56,7 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     entity = account.entity((props.get("billwerk_entity") or "").strip() or None)
     if entity is not None:
         payload["entity"] = {"id": entity.entity_id, "name": entity.name}
-    link = CustomerLink.for_company(portal.id, company_id)
+    link = card_reads.company_link(portal, company_id)
     if link is not None:
         payload["billwerk"] = {"customerId": link.billwerk_customer_id, "customerName": _customer_name(account, link),
                                "url": billwerk_customer_url(account.base_url, link.billwerk_customer_id)}
@@ -90,9 +91,7 @@ def _customer_name(account, link: CustomerLink) -> str | None:
 
 
 def _last_sync(portal: Portal, company_id: str) -> dict | None:
-    run = db.session.execute(db.select(SyncRun).where(
-        SyncRun.portal_id == portal.id, SyncRun.object_type == "company", SyncRun.object_id == str(company_id),
-        SyncRun.flow.in_(IMPORT_FLOWS)).order_by(SyncRun.id.desc()).limit(1)).scalar_one_or_none()
+    run = card_reads.last_run(portal, "company", company_id, IMPORT_FLOWS)
     if run is None:
         return None
     if is_stuck(run):  # its process died; the cron marks it failed and retries it

@@ -27,11 +27,11 @@ from backend.flows import contract_creation, deal_validation
 from backend.flows.card_actions import RunFlow
 from backend.flows.company_card import billwerk_customer_url
 from backend.flows.deal_orders import order_of
-from backend.flows.deals import preview_of
+from backend.flows import card_reads
 from backend.jobs.runs import is_stuck, replay_run, start_run
 from backend.mapping.deal_cart import DEAL_PROPERTIES, deal_type
 from backend.mapping.problems import record_url
-from backend.models import ContractLink, CustomerLink, ImportCandidate, Portal, SyncRun
+from backend.models import ContractLink, Portal, SyncRun
 from backend.setup.stages import closed_won_stages
 
 CARD_PROPERTIES = DEAL_PROPERTIES + (
@@ -91,13 +91,12 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
         "entity": None, "company": None, "problems": [], "preview": None, "upgrade": None, "billing": None,
         "runs": [], "actions": [], "busy": False,
     }
-    account = portal.billwerk_account
+    account = card_reads.billwerk_account(portal)
     refresh = {"id": "refresh", "label": "Refresh"}
     if account is None:
         return payload | {"status": "not_connected", "statusLabel": STATUS_LABELS["not_connected"], "actions": [refresh]}
-    row = preview_of(portal, deal_id)
-    link = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == portal.id,
-                                                            ContractLink.hubspot_deal_id == str(deal_id))).scalar_one_or_none()
+    row = card_reads.deal_preview(portal, deal_id)
+    link = card_reads.contract_link(portal, deal_id)
     entity_id = (row.entity_id if row else None) or (props.get("billwerk_entity") or "").strip() or None
     entity = account.entity(entity_id)
     if entity is not None:
@@ -149,23 +148,17 @@ def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | Non
     customer import of its company (the card reads no associations from HubSpot)."""
     company_id, name, entity_id = (row.hubspot_company_id, row.company_name, row.entity_id) if row is not None else (None, None, None)
     if not company_id:
-        seen = db.session.execute(db.select(ImportCandidate).where(
-            ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_deal_id == str(deal_id))
-            .order_by(ImportCandidate.id.desc()).limit(1)).scalar_one_or_none()
+        seen = card_reads.seen_at_import(portal, deal_id)
         if seen is None:
             return None
-        company_id, name, entity_id = seen.hubspot_company_id, seen.company_name, seen.entity_id
-    customer = db.session.execute(db.select(CustomerLink.billwerk_customer_id).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == company_id,
-        CustomerLink.entity_id == (entity_id or account.entities[0].entity_id))).scalar_one_or_none()
+        company_id, name, entity_id = seen
+    customer = card_reads.linked_customer_id(portal, company_id, entity_id or account.entities[0].entity_id)
     return {"id": company_id, "name": name or "", "url": _link_url(settings, portal, "company", company_id),
             "billwerkCustomerId": customer, "customerUrl": billwerk_customer_url(account.base_url, customer) if customer else None}
 
 
 def _runs(portal: Portal, deal_id: str) -> list[SyncRun]:
-    return db.session.execute(db.select(SyncRun).where(
-        SyncRun.portal_id == portal.id, SyncRun.object_type == "deal", SyncRun.object_id == str(deal_id),
-        SyncRun.flow.in_(list(FLOW_LABELS))).order_by(SyncRun.id.desc()).limit(20)).scalars().all()
+    return card_reads.recent_runs(portal, "deal", deal_id, FLOW_LABELS)
 
 
 def _card_run(run: SyncRun) -> dict:

@@ -4,6 +4,7 @@ without them costs one HubSpot batch read, never billwerk."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,29 @@ def test_deal_card_view_with_the_records_properties_asks_neither_hubspot_nor_bil
     # what the card read is what it shows: a name the record page has, the rest from the database
     renamed = view(connector, "deals", ids["deal"], dict(properties, dealname="Renamed on the page")).json()
     assert renamed["deal"]["name"] == "Renamed on the page" and renamed["preview"] == fetched.json()["preview"]
+
+
+def test_views_at_once_on_an_empty_cache_read_the_pipelines_once(shop):
+    """20 cards opening together (HubSpot's cap) find the won stages uncached together: one of
+    them asks HubSpot, the others wait for its answer."""
+    connector, portal, catalog = shop
+    ids = signup_deal(connector, catalog, GOOD_DE)
+    properties = sent(connector, "deals", ids["deal"], deal_card.CARD_PROPERTIES)
+    connector.app.extensions["hubwerk.redis"]().delete(f"hubwerk:won-stages:{portal.id}")
+    answers = []
+
+    def views():
+        threads = [threading.Thread(target=lambda: answers.append(view(connector, "deals", ids["deal"], properties)))
+                   for _ in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    _, hubspot, billwerk = calls_during(connector, views)
+    assert [a.status_code for a in answers] == [200] * 20
+    assert hubspot == ["GET /crm/v3/pipelines/deals"] and billwerk == []
+    assert {a.json()["deal"]["closedWon"] for a in answers} == {False}
 
 
 def test_company_card_view_reads_the_customer_name_from_the_link(connector):

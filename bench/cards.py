@@ -120,7 +120,7 @@ def postgres_cluster(folder: Path):
         shutil.chown(path, "postgres")
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run(as_pg + ["initdb", "-D", str(data), "-A", "trust", "-U", "postgres"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-w", "-l", str(folder / "pg.log"), "-o",
+    subprocess.run(as_pg + ["pg_ctl", "-D", str(data), "-w", "-l", str(run / "pg.log"), "-o",
                             f"-c listen_addresses='' -c unix_socket_directories={run} -c fsync=off -c max_connections=50",
                             "start"], check=True, stdout=subprocess.DEVNULL)
     try:

@@ -66,6 +66,10 @@ def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, p
         while cached is None and time.monotonic() < deadline:
             time.sleep(0.05)
             cached = redis.get(key)
+    elif cached is None:
+        cached = redis.get(key)  # stored by a request that finished between our read and our lock
+        if cached is not None:
+            redis.delete(key + ":reading")
     if cached is not None:
         return set(json.loads(cached))
     try:

@@ -24,11 +24,11 @@ def sent(connector, kind: str, object_id: str, names) -> dict:
     return {name: props.get(name) for name in (*names, "hs_object_id")}
 
 
-def view(connector, kind: str, object_id: str, properties: dict | None = None, portal_id: int = 100001):
+def view(connector, kind: str, object_id: str, properties: dict | None = None, portal_id: int = 100001, user_id=None):
     url = f"{connector.url}/api/cards/{kind}/{object_id}"
     if properties is None:
-        return connector.hubspot.call_card(portal_id, "GET", url)
-    return connector.hubspot.call_card(portal_id, "POST", url, body={"properties": properties})
+        return connector.hubspot.call_card(portal_id, "GET", url, user_id=user_id)
+    return connector.hubspot.call_card(portal_id, "POST", url, body={"properties": properties}, user_id=user_id)
 
 
 def calls_during(connector, action):
@@ -67,8 +67,8 @@ def test_deal_card_view_with_the_records_properties_asks_neither_hubspot_nor_bil
 
 
 def test_views_at_once_on_an_empty_cache_read_the_pipelines_once(shop):
-    """20 cards opening together (HubSpot's cap) find the won stages uncached together: one of
-    them asks HubSpot, the others wait for its answer."""
+    """Cards opening together (as many as gunicorn serves at once) find the won stages uncached
+    together: one of them asks HubSpot, the others wait for its answer."""
     connector, portal, catalog = shop
     ids = signup_deal(connector, catalog, GOOD_DE)
     properties = sent(connector, "deals", ids["deal"], deal_card.CARD_PROPERTIES)
@@ -76,15 +76,18 @@ def test_views_at_once_on_an_empty_cache_read_the_pipelines_once(shop):
     answers = []
 
     def views():
-        threads = [threading.Thread(target=lambda: answers.append(view(connector, "deals", ids["deal"], properties)))
-                   for _ in range(20)]
+        # 8 reps (HubSpot names each in the signed query; one rep's identical request in the same
+        # millisecond would be a replay)
+        threads = [threading.Thread(target=lambda rep=rep: answers.append(view(connector, "deals", ids["deal"], properties,
+                                                                               user_id=7_000_100 + rep)))
+                   for rep in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
 
     _, hubspot, billwerk = calls_during(connector, views)
-    assert [a.status_code for a in answers] == [200] * 20
+    assert [a.status_code for a in answers] == [200] * 8
     assert hubspot == ["GET /crm/v3/pipelines/deals"] and billwerk == []
     assert {a.json()["deal"]["closedWon"] for a in answers} == {False}
 
@@ -142,7 +145,7 @@ def test_card_view_refuses_properties_it_cannot_trust(connector, body, why):
 
 
 def test_card_view_with_properties_is_signed_like_every_card_call(connector):
-    portal = connector.install()
+    connector.install()
     ids = company_with_deal(connector.hubspot, GOOD_DE)
     body = {"properties": {"hs_object_id": ids["deal"], "dealname": "x"}}
     assert connector.client.post(f"/api/cards/deals/{ids['deal']}?portalId=100001", json=body).status_code == 401
@@ -151,7 +154,6 @@ def test_card_view_with_properties_is_signed_like_every_card_call(connector):
     # not connected to billwerk: the card says so, from the sent properties alone
     shown = view(connector, "deals", ids["deal"], body["properties"])
     assert shown.status_code == 200 and shown.json()["status"] == "not_connected" and shown.json()["deal"]["name"] == "x"
-    assert portal.id
 
 
 def test_the_cards_ask_for_the_properties_the_backend_shows():

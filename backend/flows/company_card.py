@@ -1,21 +1,25 @@
-"""What the company card shows, and its buttons (``ACTIONS``: import, link, unlink, push-update, refresh)."""
+"""What the company card shows, and its buttons (``ACTIONS``: import, link, unlink, push-update, refresh).
+
+A view costs the connector's database and, when the card does not send the company's properties,
+one HubSpot batch read; billwerk only once per link made before customer names were stored."""
 from __future__ import annotations
 
 from flask import current_app
 
 from backend.clients.billwerk import client_for
-from backend.clients.base import ApiError
+from backend.clients.base import ApiError, NotFound as ApiNotFound
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError, NotFound
 from backend.extensions import db
 from backend.flows.records import COMPANY_PROPERTIES
+from backend.flows import card_reads
 from backend.flows.card_actions import REFRESH, CardAction, RunFlow, carry_out
 from backend.jobs.runs import is_stuck
 from backend.flows.customer_updates import PUSH_UPDATE
-from backend.flows.linking import link_company, unlink_company
+from backend.flows.linking import customer_name, link_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
-from backend.models import CustomerLink, Portal, SyncRun
+from backend.models import CustomerLink, Portal
 
 IMPORT_FLOWS = ("import_company", "import_customer_for_deal")
 STATUS_LABELS = {"not_connected": "billwerk not connected", "ready": "Ready to import", "invalid": "Needs fixing",
@@ -26,15 +30,25 @@ def billwerk_customer_url(base_url: str, customer_id: str) -> str:
     return f"{base_url.rstrip('/')}/#/customers/{customer_id}"
 
 
-def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None) -> dict:
-    settings = current_app.config["HUBWERK"]
-    company_url = record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id)
-    account = portal.billwerk_account
-    hubspot = hubspot or HubSpotClient(portal)
-    found = hubspot.batch_read("companies", [company_id], COMPANY_PROPERTIES).results
+CARD_PROPERTIES = COMPANY_PROPERTIES
+
+
+def company_properties(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None) -> dict:
+    """The company's ``CARD_PROPERTIES`` as HubSpot holds them now: one batch read."""
+    found = (hubspot or HubSpotClient(portal)).batch_read("companies", [company_id], CARD_PROPERTIES).results
     if not found:
         raise NotFound(f"Company {company_id} does not exist in HubSpot portal {portal.hub_id}.")
-    props = found[0].get("properties") or {}
+    return found[0].get("properties") or {}
+
+
+def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | None = None, properties: dict | None = None) -> dict:
+    """The card's payload. ``properties`` are the company's ``CARD_PROPERTIES`` as the card read them
+    on the record page (the signed body, see ``web/cards.py``); without them, one HubSpot batch
+    read. The link and its customer's name, the last import run: the connector's database."""
+    settings = current_app.config["HUBWERK"]
+    company_url = record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id)
+    account = card_reads.billwerk_account(portal)
+    props = properties if properties is not None else company_properties(portal, company_id, hubspot)
     payload = {"company": {"id": str(company_id), "name": props.get("name") or "", "url": company_url},
                "entity": None, "billwerk": None, "errors": [], "lastSync": _last_sync(portal, company_id), "actions": []}
     refresh = {"id": "refresh", "label": "Refresh"}
@@ -43,7 +57,7 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     entity = account.entity((props.get("billwerk_entity") or "").strip() or None)
     if entity is not None:
         payload["entity"] = {"id": entity.entity_id, "name": entity.name}
-    link = CustomerLink.for_company(portal.id, company_id)
+    link = card_reads.company_link(portal, company_id)
     if link is not None:
         payload["billwerk"] = {"customerId": link.billwerk_customer_id, "customerName": _customer_name(account, link),
                                "url": billwerk_customer_url(account.base_url, link.billwerk_customer_id)}
@@ -62,18 +76,24 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     return payload | {"status": status, "statusLabel": STATUS_LABELS[status], "actions": actions}
 
 
-def _customer_name(account, link) -> str | None:
+def _customer_name(account, link: CustomerLink) -> str | None:
+    """The name stored with the link. A link made before names were stored is read from billwerk
+    once and keeps the name (a customer billwerk no longer has keeps its id as the name)."""
+    if link.billwerk_customer_name:
+        return link.billwerk_customer_name
     try:
-        customer = client_for(account, link.entity_id).get_customer(link.billwerk_customer_id)
+        name = customer_name(client_for(account, link.entity_id).get_customer(link.billwerk_customer_id))
+    except ApiNotFound:
+        name = link.billwerk_customer_id
     except (ApiError, HubwerkError):
         return None
-    return customer.get("CustomerName") or customer.get("CompanyName")
+    link.billwerk_customer_name = (name or link.billwerk_customer_id)[:255]
+    db.session.commit()
+    return link.billwerk_customer_name
 
 
 def _last_sync(portal: Portal, company_id: str) -> dict | None:
-    run = db.session.execute(db.select(SyncRun).where(
-        SyncRun.portal_id == portal.id, SyncRun.object_type == "company", SyncRun.object_id == str(company_id),
-        SyncRun.flow.in_(IMPORT_FLOWS)).order_by(SyncRun.id.desc()).limit(1)).scalar_one_or_none()
+    run = card_reads.last_run(portal, "company", company_id, IMPORT_FLOWS)
     if run is None:
         return None
     if is_stuck(run):  # its process died; the cron marks it failed and retries it

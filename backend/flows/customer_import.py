@@ -24,6 +24,7 @@ from backend.clients.hubspot import HubSpotClient
 from backend.errors import FlowError, FoundProblems, Skip
 from backend.extensions import db
 from backend.flows.context import portal_context
+from backend.flows.linking import customer_name
 from backend.flows.locks import company_lock
 from backend.flows.custom_fields import customer_custom_fields, remember_sent
 from backend.flows.records import (DEAL_PROPERTIES, Prepared, associated, closed_won_deals, gather_for_deals, primary_or_first,
@@ -149,6 +150,7 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
         payload["CustomFields"] = custom
     external_id = payload["ExternalCustomerId"]
     billwerk = client_for(account, entity_id)
+    created_name = None  # the name the company card shows; read once by the card for an existing customer
     try:
         customer_id = _named_customer(billwerk, item) or lookup(entity_id, external_id)
         if customer_id is not None:
@@ -156,6 +158,7 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
         else:
             try:
                 customer_id = billwerk.create_customer(payload)["Id"]
+                created_name = customer_name(payload)
                 outcome.counts["imported"] += 1
             except (Conflict, ValidationFailed):
                 # billwerk refuses a second customer with this ExternalCustomerId (409, or 422 on some
@@ -176,7 +179,7 @@ def _import_one(portal, account, item: Prepared, entity_id: str, outcome: Outcom
         raise FlowError(f"billwerk is not answering properly ({exc.message}); the import will be retried.", retriable=True) from None
     try:
         customer_id = CustomerLink.create(portal.id, entity_id, cid, customer_id, origin="import",
-                                          contact_id=item.contact_id).billwerk_customer_id
+                                          contact_id=item.contact_id, name=created_name).billwerk_customer_id
     except CustomerTaken as taken:
         outcome.problems[cid] = [Problem("billwerk_external_customer_id",
                                          f"billwerk customer {customer_id} is already linked to company {taken.company_id}: give this company its own external id",

@@ -1,9 +1,12 @@
 """What the deal card shows (the ``DealCardPayload`` of ``crm_cards/src/app/cards/lib/deal-types.ts``)
 and its buttons (``ACTIONS``: request-validation, create-contract, refresh, replay).
 
-The card is read often, so it costs one HubSpot batch read (the deal's own properties) and
-the connector's database — the last validation with billwerk's priced preview, the deal's
-order and contract link, its runs — and never a billwerk call. Buttons only start runs (the
+The card is read often (20 reps at once is HubSpot's cap per account), so a view costs the
+connector's database only — the last validation with billwerk's priced preview, the deal's
+contract link, its company and customer link, its runs — plus the deal's own properties, which
+the card sends as it read them on the record page; without them (a poll while a run is under
+way, an action's answer) they cost one HubSpot batch read. Never a billwerk call: billwerk's
+side is on the deal because the flows wrote it there. Buttons only start runs (the
 card polls while ``busy``), so every answer comes within a second; a button pressed twice
 (``hubspot.fetch`` retries once) joins the run already waiting.
 
@@ -24,11 +27,11 @@ from backend.flows import contract_creation, deal_validation, upgrade_execution
 from backend.flows.card_actions import RunFlow
 from backend.flows.company_card import billwerk_customer_url
 from backend.flows.deal_orders import order_of
-from backend.flows.deals import preview_of
+from backend.flows import card_reads
 from backend.jobs.runs import is_stuck, replay_run, start_run
 from backend.mapping.deal_cart import DEAL_PROPERTIES, deal_type
 from backend.mapping.problems import record_url
-from backend.models import ContractLink, CustomerLink, ImportCandidate, Portal, SyncRun
+from backend.models import ContractLink, Portal, SyncRun
 from backend.setup.stages import closed_won_stages
 
 CARD_PROPERTIES = DEAL_PROPERTIES + (
@@ -60,20 +63,27 @@ def _link_url(settings, portal: Portal, kind: str, object_id: str) -> str:
     return record_url(settings.hubspot_app_base_url, portal.hub_id, kind, object_id)
 
 
-def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None) -> dict:
-    settings = current_app.config["HUBWERK"]
-    hubspot = hubspot or HubSpotClient(portal)
-    found = hubspot.batch_read("deals", [deal_id], CARD_PROPERTIES).results
+def deal_properties(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None) -> dict:
+    """The deal's ``CARD_PROPERTIES`` as HubSpot holds them now: one batch read."""
+    found = (hubspot or HubSpotClient(portal)).batch_read("deals", [deal_id], CARD_PROPERTIES).results
     if not found:
         raise NotFound(f"Deal {deal_id} does not exist in HubSpot portal {portal.hub_id}.")
-    props = found[0].get("properties") or {}
+    return found[0].get("properties") or {}
+
+
+def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = None, properties: dict | None = None) -> dict:
+    """The card's payload. ``properties`` are the deal's ``CARD_PROPERTIES`` as the card read them
+    on the record page (sent in the signed body, see ``web/cards.py``); without them they are
+    read from HubSpot. Everything else comes from the connector's database."""
+    settings = current_app.config["HUBWERK"]
+    props = properties if properties is not None else deal_properties(portal, deal_id, hubspot)
     kind = deal_type(props) if props.get("billwerk_deal_type") else None
     origin = (props.get("billwerk_origin_deal_id") or "").strip() or None
     validation_state = props.get("billwerk_validation") or None
     apply_state = props.get("billwerk_apply_changes") or None
     payload = {
         "deal": {"id": str(deal_id), "name": props.get("dealname") or "", "url": _link_url(settings, portal, "deal", deal_id),
-                 "stage": props.get("dealstage"), "closedWon": props.get("dealstage") in closed_won_stages(portal, hubspot),
+                 "stage": props.get("dealstage"), "closedWon": _closed_won(portal, props.get("dealstage"), hubspot),
                  "type": kind, "typeLabel": TYPE_LABELS.get(kind or "", "Signup (default)"),
                  "originDealId": origin, "originDealUrl": _link_url(settings, portal, "deal", origin) if origin else None},
         "validation": {"state": validation_state, "label": VALIDATION_LABELS.get(validation_state, validation_state or ""),
@@ -84,13 +94,12 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
         "entity": None, "company": None, "problems": [], "preview": None, "upgrade": None, "billing": None,
         "runs": [], "actions": [], "busy": False,
     }
-    account = portal.billwerk_account
+    account = card_reads.billwerk_account(portal)
     refresh = {"id": "refresh", "label": "Refresh"}
     if account is None:
         return payload | {"status": "not_connected", "statusLabel": STATUS_LABELS["not_connected"], "actions": [refresh]}
-    row = preview_of(portal, deal_id)
-    link = db.session.execute(db.select(ContractLink).where(ContractLink.portal_id == portal.id,
-                                                            ContractLink.hubspot_deal_id == str(deal_id))).scalar_one_or_none()
+    row = card_reads.deal_preview(portal, deal_id)
+    link = card_reads.contract_link(portal, deal_id)
     entity_id = (row.entity_id if row else None) or (props.get("billwerk_entity") or "").strip() or None
     entity = account.entity(entity_id)
     if entity is not None:
@@ -133,28 +142,28 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
     return payload | {"status": status, "statusLabel": label}
 
 
+def _closed_won(portal: Portal, stage: str | None, hubspot: HubSpotClient | None) -> bool:
+    """From the admin's choice or the won stages cached per portal (``closed_won_stages``): a
+    HubSpot pipelines read at most every few minutes per portal, none for a deal without a stage."""
+    return bool(stage) and stage in closed_won_stages(portal, hubspot)
+
+
 def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:
     """The deal's company as the connector last saw it: at the deal's validation, else at the
     customer import of its company (the card reads no associations from HubSpot)."""
     company_id, name, entity_id = (row.hubspot_company_id, row.company_name, row.entity_id) if row is not None else (None, None, None)
     if not company_id:
-        seen = db.session.execute(db.select(ImportCandidate).where(
-            ImportCandidate.portal_id == portal.id, ImportCandidate.hubspot_deal_id == str(deal_id))
-            .order_by(ImportCandidate.id.desc()).limit(1)).scalar_one_or_none()
+        seen = card_reads.seen_at_import(portal, deal_id)
         if seen is None:
             return None
-        company_id, name, entity_id = seen.hubspot_company_id, seen.company_name, seen.entity_id
-    customer = db.session.execute(db.select(CustomerLink.billwerk_customer_id).where(
-        CustomerLink.portal_id == portal.id, CustomerLink.hubspot_company_id == company_id,
-        CustomerLink.entity_id == (entity_id or account.entities[0].entity_id))).scalar_one_or_none()
+        company_id, name, entity_id = seen
+    customer = card_reads.linked_customer_id(portal, company_id, entity_id or account.entities[0].entity_id)
     return {"id": company_id, "name": name or "", "url": _link_url(settings, portal, "company", company_id),
             "billwerkCustomerId": customer, "customerUrl": billwerk_customer_url(account.base_url, customer) if customer else None}
 
 
 def _runs(portal: Portal, deal_id: str) -> list[SyncRun]:
-    return db.session.execute(db.select(SyncRun).where(
-        SyncRun.portal_id == portal.id, SyncRun.object_type == "deal", SyncRun.object_id == str(deal_id),
-        SyncRun.flow.in_(list(FLOW_LABELS))).order_by(SyncRun.id.desc()).limit(20)).scalars().all()
+    return card_reads.recent_runs(portal, "deal", deal_id, FLOW_LABELS)
 
 
 def _card_run(run: SyncRun) -> dict:

@@ -33,24 +33,24 @@ def link_company(portal: Portal, company_id: str, customer_id: str, hubspot: Hub
     if entity is None:
         raise HubwerkError("The company's billwerk entity is not connected; choose another entity on the company.", code="unknown_entity")
     try:
-        client_for(account, entity.entity_id).get_customer(customer_id)
+        customer = client_for(account, entity.entity_id).get_customer(customer_id)
     except ApiNotFound:
         raise HubwerkError(f"billwerk has no customer {customer_id} in entity {entity.name}.", code="customer_not_found", status=404) from None
     except ApiError as exc:
         raise HubwerkError(f"Could not check the customer in billwerk: {exc.message}", code="billwerk_unavailable", status=502) from None
     # The import takes the same lock: a link and an import of one company never cross.
     with company_lock(portal, str(company_id)):
-        return _link(portal, company_id, customer_id, entity, hubspot)
+        return _link(portal, company_id, customer_id, entity, hubspot, customer_name(customer))
 
 
-def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: HubSpotClient) -> CustomerLink:
+def _link(portal: Portal, company_id: str, customer_id: str, entity, hubspot: HubSpotClient, name: str | None = None) -> CustomerLink:
     existing = CustomerLink.for_company(portal.id, company_id)
     if existing is not None:
         if existing.billwerk_customer_id == customer_id:
             return existing
         raise HubwerkError(f"This company is already linked to billwerk customer {existing.billwerk_customer_id}; unlink it first.", code="already_linked", status=409)
     try:
-        link = CustomerLink.create(portal.id, entity.entity_id, company_id, customer_id, origin="manual")
+        link = CustomerLink.create(portal.id, entity.entity_id, company_id, customer_id, origin="manual", name=name)
     except CustomerTaken as taken:
         raise HubwerkError(f"billwerk customer {customer_id} is already linked to company {taken.company_id or 'another company'}.",
                            code="customer_already_linked", status=409) from None

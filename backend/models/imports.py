@@ -22,6 +22,7 @@ class ImportCandidate(db.Model):
     __table_args__ = (
         UniqueConstraint("portal_id", "hubspot_company_id"),
         Index("ix_import_candidates_portal_status", "portal_id", "status"),
+        Index("ix_import_candidates_deal", "portal_id", "hubspot_deal_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

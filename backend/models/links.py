@@ -22,6 +22,7 @@ class CustomerLink(db.Model):
         UniqueConstraint("portal_id", "entity_id", "hubspot_company_id"),
         UniqueConstraint("portal_id", "entity_id", "billwerk_customer_id"),
         Index("ix_customer_links_portal_contact", "portal_id", "hubspot_contact_id"),
+        Index("ix_customer_links_company", "portal_id", "hubspot_company_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,6 +33,9 @@ class CustomerLink(db.Model):
     origin: Mapped[str] = mapped_column(String(16))  # "import" or "manual"
     #: the customer's person: the contact it was created or last updated with (its changes update the customer)
     hubspot_contact_id: Mapped[str | None] = mapped_column(String(32))
+    # How the company card names the customer (billwerk's CustomerName/CompanyName when the link was
+    # made, else read once by the card); the card never asks billwerk once it is known.
+    billwerk_customer_name: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     # -- look-ups: the only queries of this table --------------------------------------------------
@@ -97,13 +101,14 @@ class CustomerLink(db.Model):
 
     @classmethod
     def create(cls, portal_id: int, entity_id: str, company_id: str, customer_id: str, origin: str,
-               contact_id: str | None = None) -> "CustomerLink":
+               contact_id: str | None = None, name: str | None = None) -> "CustomerLink":
         """Insert and commit the link. The database decides races: when the company got its link in
         this entity meanwhile, that link is returned; when the customer is linked to another company,
         :class:`CustomerTaken` says which."""
         link = cls(portal_id=portal_id, entity_id=entity_id, hubspot_company_id=str(company_id),
                    billwerk_customer_id=customer_id, origin=origin,
-                   hubspot_contact_id=str(contact_id) if contact_id else None)
+                   hubspot_contact_id=str(contact_id) if contact_id else None,
+                   billwerk_customer_name=(name or None) and name[:255])
         db.session.add(link)
         try:
             db.session.commit()

@@ -3,6 +3,7 @@ marks as won. A deal entering one of them starts the customer import."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -45,6 +46,7 @@ def default_won_stages(pipelines: list[dict]) -> set[str]:
 
 
 WON_STAGES_CACHE_S = 300
+WON_STAGES_READ_MS = 3000  # the longest one request waits for another's read of the pipelines
 
 
 def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, pipelines: list[dict] | None = None) -> set[str]:
@@ -57,10 +59,24 @@ def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, p
     redis = current_app.extensions["hubwerk.redis"]()
     key = f"hubwerk:won-stages:{portal.id}"
     cached = redis.get(key)
+    if cached is None and not redis.set(key + ":reading", b"1", nx=True, px=WON_STAGES_READ_MS):
+        # Another request is reading the pipelines (20 card views at once find the cache empty
+        # together): wait for its answer instead of asking HubSpot too.
+        deadline = time.monotonic() + WON_STAGES_READ_MS / 1000
+        while cached is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            cached = redis.get(key)
+    elif cached is None:
+        cached = redis.get(key)  # stored by a request that finished between our read and our lock
+        if cached is not None:
+            redis.delete(key + ":reading")
     if cached is not None:
         return set(json.loads(cached))
-    stages = default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
-    redis.set(key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)
+    try:
+        stages = default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
+        redis.set(key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)
+    finally:
+        redis.delete(key + ":reading")
     return stages
 
 

@@ -1,5 +1,12 @@
 """App-card endpoints (``hubspot.fetch``, signed v3). The portal comes only from the signed
-query string; the body never names a tenant."""
+query string; the body never names a tenant.
+
+A card view is ``GET /api/cards/<kind>/<id>`` (the record's properties read from HubSpot: one
+batch read) or ``POST /api/cards/<kind>/<id>`` with ``{"properties": {...}}``: the record's card
+properties as the card read them on the record page (``fetchCrmObjectProperties``), covered by
+the v3 signature like the rest of the request, ``hs_object_id`` naming the record. They are only
+shown: the buttons' flows read the record from HubSpot themselves. Views are reads and are not
+stored; button clicks are."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -16,6 +23,9 @@ CARDS = {
     "companies": (company_card.company_payload, company_card.ACTIONS, company_card.company_action),
     "deals": (deal_card.deal_payload, deal_card.ACTIONS, deal_card.deal_action),
 }
+# The properties each card shows (and sends when it views a record).
+CARD_PROPERTIES = {"companies": company_card.CARD_PROPERTIES, "deals": deal_card.CARD_PROPERTIES}
+MAX_PROPERTY_CHARS = 65_536  # HubSpot's limit for a text property value
 
 
 def _portal():
@@ -38,6 +48,27 @@ def card(kind: str, object_id: str):
     portal = _portal()
     payload, _, _ = CARDS[kind]
     return jsonify(payload(portal, _object_id(object_id)))
+
+
+@bp.post(f"/{KINDS}/<object_id>")
+def card_with_properties(kind: str, object_id: str):
+    portal = _portal()
+    object_id = _object_id(object_id)
+    payload, _, _ = CARDS[kind]
+    return jsonify(payload(portal, object_id, properties=_sent_properties(kind, object_id)))
+
+
+def _sent_properties(kind: str, object_id: str) -> dict[str, str | None]:
+    """``{"properties": {name: value}}`` of the body: the card's properties of this record (names it
+    does not show are left out, names it left out are empty, as in a HubSpot read)."""
+    sent = inbound.parse_json(dict).get("properties")
+    if not isinstance(sent, dict) or not all(isinstance(v, (str, type(None))) for v in sent.values()):
+        raise HubwerkError('The body must be {"properties": {name: text or null}}.', code="bad_request", status=400)
+    if str(sent.get("hs_object_id") or "") != object_id:
+        raise HubwerkError("The properties are not this record's (hs_object_id differs).", code="bad_request", status=400)
+    if any(v is not None and len(v) > MAX_PROPERTY_CHARS for v in sent.values()):
+        raise HubwerkError("A property value is longer than HubSpot allows.", code="bad_request", status=400)
+    return {name: sent.get(name) for name in CARD_PROPERTIES[kind]}
 
 
 @bp.post(f"/{KINDS}/<object_id>/<action>")

@@ -20,6 +20,7 @@ import {
 } from '@hubspot/ui-extensions';
 
 import { errorMessage, fetchCompanyCard, runCompanyAction } from './lib/backend';
+import { COMPANY_CARD_PROPERTIES, readRecordProperties } from './lib/properties';
 import { formatTimestamp } from './lib/format';
 import type {
   CardAction,
@@ -79,6 +80,9 @@ export const CompanyCard = () => {
   // Only the newest request may update the card (a slow GET must not overwrite an action's answer).
   const requestSeq = useRef(0);
   const mounted = useRef(true);
+  // load must not change when HubSpot hands over a new actions object.
+  const actionsRef = useRef(actions);
+  actionsRef.current = actions;
 
   useEffect(() => {
     mounted.current = true;
@@ -91,7 +95,13 @@ export const CompanyCard = () => {
     const seq = ++requestSeq.current;
     setState({ kind: 'loading' });
     try {
-      const payload = await fetchCompanyCard(objectId);
+      // The company's properties as the record page has them: the backend need not read HubSpot.
+      const properties = await readRecordProperties(
+        (names) => actionsRef.current.fetchCrmObjectProperties(names),
+        COMPANY_CARD_PROPERTIES,
+        objectId,
+      );
+      const payload = await fetchCompanyCard(objectId, { properties });
       if (mounted.current && seq === requestSeq.current) {
         setState({ kind: 'ready', payload });
       }

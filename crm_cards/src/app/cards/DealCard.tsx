@@ -27,6 +27,7 @@ import {
 } from '@hubspot/ui-extensions';
 
 import { errorMessage, fetchDealCard, runDealAction } from './lib/backend';
+import { DEAL_CARD_PROPERTIES, readRecordProperties } from './lib/properties';
 import type {
   BillingHealth,
   CardRun,
@@ -142,11 +143,23 @@ export const DealCard = ({
     };
   }, []);
 
+  // A view sends the deal's properties as the record page has them, so the backend answers from
+  // its database alone. Polls while a run is under way do not: the run writes the deal in
+  // HubSpot, and the page learns of it only later, so the backend reads the deal itself.
+  const view = useCallback(async () => {
+    const properties = await readRecordProperties(
+      (names) => actionsRef.current.fetchCrmObjectProperties(names),
+      DEAL_CARD_PROPERTIES,
+      objectId,
+    );
+    return fetchDealCard(objectId, { properties });
+  }, [objectId]);
+
   const load = useCallback(async () => {
     const seq = ++requestSeq.current;
     setState({ kind: 'loading' });
     try {
-      const payload = await fetchDealCard(objectId);
+      const payload = await view();
       if (mounted.current && seq === requestSeq.current) {
         setState({ kind: 'ready', payload });
       }
@@ -155,7 +168,7 @@ export const DealCard = ({
         setState({ kind: 'failed', message: errorMessage(error) });
       }
     }
-  }, [objectId]);
+  }, [view]);
 
   useEffect(() => {
     void load();
@@ -171,7 +184,7 @@ export const DealCard = ({
     quietReloading.current = true;
     const seq = ++requestSeq.current;
     try {
-      const payload = await fetchDealCard(objectId);
+      const payload = await view();
       if (mounted.current && seq === requestSeq.current) {
         setState({ kind: 'ready', payload });
       }

@@ -16,6 +16,7 @@ import type { RenderedElementNode } from '@hubspot/ui-extensions/testing';
 
 import { CompanyCard } from '../CompanyCard';
 import { BACKEND_URL } from '../lib/config';
+import { COMPANY_CARD_PROPERTIES } from '../lib/properties';
 import type { CompanyCardPayload } from '../lib/types';
 import {
   COMPANY_ID,
@@ -61,6 +62,28 @@ const allText = (r: Renderer) => r.findAll(Text).map((node) => node.text ?? '').
 describe('CompanyCard', () => {
   beforeEach(() => {
     vi.restoreAllMocks();
+  });
+
+  it("sends the company's properties as the record page has them; GET when it cannot read them", async () => {
+    const record = { hs_object_id: COMPANY_ID, name: 'ACME GmbH', city: 'Berlin' };
+    const { calls } = mockBackend({ json: linkedPayload() }, { json: linkedPayload() });
+    const r = createRenderer('crm.record.tab');
+    r.mocks.context.crm.objectId = Number(COMPANY_ID);
+    r.mocks.actions.fetchCrmObjectProperties.willCall(async () => record);
+    r.render(<CompanyCard />);
+    await waitForStatus(r, 'Linked');
+    expect(r.mocks.actions.fetchCrmObjectProperties.calls).toEqual([[[...COMPANY_CARD_PROPERTIES, 'hs_object_id']]]);
+    const properties = { ...Object.fromEntries(COMPANY_CARD_PROPERTIES.map((name) => [name, null])), ...record };
+    expect(calls).toEqual([{ url: CARD_URL, method: 'POST', body: { properties }, timeout: 15_000 }]);
+
+    const other = createRenderer('crm.record.tab');
+    other.mocks.context.crm.objectId = Number(COMPANY_ID);
+    other.mocks.actions.fetchCrmObjectProperties.willCall(async () => {
+      throw new Error('no properties here');
+    });
+    other.render(<CompanyCard />);
+    await waitForStatus(other, 'Linked');
+    expect(calls[1]).toEqual({ url: CARD_URL, method: 'GET', body: undefined, timeout: 15_000 });
   });
 
   it('shows a spinner while loading, then the company', async () => {

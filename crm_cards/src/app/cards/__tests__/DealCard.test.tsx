@@ -17,6 +17,7 @@ import { createRenderer } from '@hubspot/ui-extensions/testing';
 import { DealCard, WATCHED_PROPERTIES } from '../DealCard';
 import type { DealCardProps } from '../DealCard';
 import { BACKEND_URL } from '../lib/config';
+import { DEAL_CARD_PROPERTIES } from '../lib/properties';
 import type { DealCardPayload } from '../lib/deal-types';
 import { mockBackend, posted } from './backend-mock';
 import type { Reply } from './backend-mock';
@@ -49,6 +50,15 @@ import {
 
 const CARD_URL = `${BACKEND_URL}/api/cards/deals/${DEAL_ID}`;
 const GET = { url: CARD_URL, method: 'GET', body: undefined, timeout: 15_000 };
+/** The deal as the record page has it (what fetchCrmObjectProperties gives). */
+const RECORD = { hs_object_id: DEAL_ID, dealname: 'ACME – Pro', dealstage: 'closedwon', billwerk_validation: 'valid' };
+const SENT = {
+  ...Object.fromEntries(DEAL_CARD_PROPERTIES.map((name) => [name, null])),
+  ...RECORD,
+};
+const VIEW = { url: CARD_URL, method: 'POST', body: { properties: SENT }, timeout: 15_000 };
+/** Lets pending promises and timers run (waitFor only re-checks when the card renders). */
+const settle = (ms = 10) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const setup = (props: DealCardProps = {}) => {
   const renderer = createRenderer('crm.record.tab');
@@ -315,10 +325,68 @@ describe('DealCard', () => {
       expect(calls).toEqual([GET]);
 
       propertiesChanged(r);
-      await r.waitFor(() => expect(calls).toEqual([GET, GET]));
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await settle();
+      expect(calls).toEqual([GET, GET]);
       expect(statusTag(r).text).toBe('Valid');
       expect(r.maybeFind(ErrorState)).toBeNull();
+    });
+  });
+
+  describe('what a view sends', () => {
+    const withRecord = (read: (names: string[] | '*') => Promise<Record<string, string>>) => {
+      const renderer = createRenderer('crm.record.tab');
+      renderer.mocks.context.crm.objectId = Number(DEAL_ID);
+      renderer.mocks.context.crm.objectTypeId = '0-3';
+      renderer.mocks.actions.fetchCrmObjectProperties.willCall(read);
+      return renderer;
+    };
+
+    it("sends the deal's properties as the record page has them, so the backend need not read HubSpot", async () => {
+      const { calls } = mockBackend({ json: validPayload() });
+      const r = withRecord(async () => RECORD);
+      r.render(<DealCard pollIntervalMs={5} />);
+      await waitForStatus(r, 'Valid');
+      expect(r.mocks.actions.fetchCrmObjectProperties.calls).toEqual([[[...DEAL_CARD_PROPERTIES, 'hs_object_id']]]);
+      // every card property is named; those the page left out are null
+      expect(calls).toEqual([VIEW]);
+    });
+
+    it('asks with GET when the page cannot give the properties, or gives another record', async () => {
+      for (const read of [
+        async () => {
+          throw new Error('not available');
+        },
+        async () => ({ ...RECORD, hs_object_id: '999' }),
+        async () => ({}),
+      ]) {
+        vi.restoreAllMocks();
+        const { calls } = mockBackend({ json: validPayload() });
+        const r = withRecord(read);
+        r.render(<DealCard pollIntervalMs={5} />);
+        await waitForStatus(r, 'Valid');
+        expect(calls).toEqual([GET]);
+      }
+    });
+
+    it('reloads after a property change with the fresh properties, polls a running deal with GET', async () => {
+      let stage = 'appointmentscheduled';
+      const { calls } = mockBackend({ json: draftPayload() }, { json: busyPayload() }, { json: validPayload() });
+      const r = withRecord(async () => ({ ...RECORD, dealstage: stage }));
+      r.render(<DealCard pollIntervalMs={5} />);
+      await waitForStatus(r, 'Not validated yet');
+      stage = 'closedwon';
+      const [, callback] = r.mocks.actions.onCrmPropertiesUpdate.calls[0] as unknown as [
+        string[],
+        (properties: Record<string, string>) => void,
+      ];
+      callback({ dealstage: stage });
+      await waitForStatus(r, 'Valid');
+      expect(calls.map((call) => call.method)).toEqual(['POST', 'POST', 'GET']);
+      expect(calls[0]!.body).toEqual({ properties: { ...SENT, dealstage: 'appointmentscheduled' } });
+      expect(calls[1]!.body).toEqual({ properties: { ...SENT, dealstage: 'closedwon' } });
+      // the run wrote the deal in HubSpot: the poll lets the backend read it, then the page refreshes
+      expect(calls[2]).toEqual(GET);
+      expect(r.mocks.actions.refreshObjectProperties.callCount).toBe(1);
     });
   });
 

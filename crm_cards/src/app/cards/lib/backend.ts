@@ -2,6 +2,7 @@ import { hubspot } from '@hubspot/ui-extensions';
 
 import { BACKEND_URL } from './config';
 import type { DealCardPayload } from './deal-types';
+import type { RecordProperties } from './properties';
 import type { CompanyCardPayload } from './types';
 
 /** HubSpot's default `hubspot.fetch` timeout; the backend answers card requests well within it. */
@@ -52,6 +53,18 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+export interface ViewOptions extends RequestOptions {
+  /**
+   * The record's card properties as the record page has them (`readRecordProperties`): sent in
+   * the body (`POST`, signed by HubSpot like the rest), so the backend need not read the record.
+   * Without them the card asks with `GET` and the backend reads the record from HubSpot.
+   */
+  properties?: RecordProperties | null;
+}
+
+const viewInit = (properties: RecordProperties | null | undefined): FetchInit =>
+  properties ? { method: 'POST', body: { properties } } : { method: 'GET' };
+
 /** How a card's answers are recognised and completed. */
 interface PayloadShape<T> {
   is: (value: unknown) => value is T;
@@ -60,9 +73,9 @@ interface PayloadShape<T> {
 
 export const fetchCompanyCard = (
   objectId: string | number,
-  options: RequestOptions = {},
+  options: ViewOptions = {},
 ): Promise<CompanyCardPayload> =>
-  request(companyCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS, COMPANY);
+  request(companyCardUrl(objectId), viewInit(options.properties), options.timeoutMs ?? LOAD_TIMEOUT_MS, COMPANY);
 
 export const runCompanyAction = (
   objectId: string | number,
@@ -79,9 +92,9 @@ export const runCompanyAction = (
 
 export const fetchDealCard = (
   objectId: string | number,
-  options: RequestOptions = {},
+  options: ViewOptions = {},
 ): Promise<DealCardPayload> =>
-  request(dealCardUrl(objectId), { method: 'GET' }, options.timeoutMs ?? LOAD_TIMEOUT_MS, DEAL);
+  request(dealCardUrl(objectId), viewInit(options.properties), options.timeoutMs ?? LOAD_TIMEOUT_MS, DEAL);
 
 /** `replay` takes `{ runId }`; the other deal actions take no body. */
 export const runDealAction = (
@@ -97,7 +110,7 @@ export const runDealAction = (
     DEAL,
   );
 
-type FetchInit = { method: 'GET' } | { method: 'POST'; body: Record<string, string> };
+type FetchInit = { method: 'GET' } | { method: 'POST'; body: Record<string, unknown> };
 
 // No auth here: HubSpot signs every hubspot.fetch request itself (signature v3) and adds the
 // portal and user as query parameters; the backend trusts only those.

@@ -50,6 +50,26 @@ describe('fetchCompanyCard', () => {
     vi.useRealTimers();
   });
 
+  it('POSTs the record properties it is given, signed by HubSpot like any call', async () => {
+    const spy = vi.spyOn(hubspot, 'fetch').mockImplementation(
+      async () => new Response(JSON.stringify(linkedPayload()), { status: 200 }),
+    );
+    const properties = { hs_object_id: '123', name: 'ACME GmbH' };
+
+    await fetchCompanyCard(123, { properties });
+    await fetchCompanyCard(123, { properties: null });
+    await fetchDealCard(7001, { properties: { hs_object_id: '7001', dealname: null } }).catch(() => undefined);
+
+    expect(spy.mock.calls).toEqual([
+      [`${BACKEND_URL}/api/cards/companies/123`, { method: 'POST', body: { properties }, timeout: LOAD_TIMEOUT_MS }],
+      [`${BACKEND_URL}/api/cards/companies/123`, { method: 'GET', timeout: LOAD_TIMEOUT_MS }],
+      [
+        `${BACKEND_URL}/api/cards/deals/7001`,
+        { method: 'POST', body: { properties: { hs_object_id: '7001', dealname: null } }, timeout: LOAD_TIMEOUT_MS },
+      ],
+    ]);
+  });
+
   it('GETs the card with a timeout and no auth of its own', async () => {
     const spy = respond(200, JSON.stringify(linkedPayload()));
 

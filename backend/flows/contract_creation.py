@@ -134,8 +134,14 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
     if (order := order_of(portal, deal.id)) is not None and order.status in ("committed", "committing", "created"):
         return None   # an order is under way for this cart: finish it, never start a second one
     checked = check_cart(account, deal)   # not validated, or changed since: validate first
+    return admit_checked(portal, deal, checked, "the contract creation", writes)
+
+
+def admit_checked(portal, deal: Deal, checked, what: str, writes: dict) -> Outcome | None:
+    """A deal checked by billwerk just before it is applied: stored like a validation; an error is
+    retried, an invalid cart fails with the validation's problems, a valid one goes on (``None``)."""
     if checked.status == "error":
-        return Outcome.failed(f"{checked.error}; the contract creation will be retried.", retriable=checked.retriable)
+        return Outcome.failed(f"{checked.error}; {what} will be retried.", retriable=checked.retriable)
     store_check(portal, deal, checked)
     if checked.status == "invalid":
         message = f"The deal did not pass billwerk's validation (see billwerk validation message): fix it, {AGAIN}."

@@ -229,13 +229,20 @@ def _companies(portal, account, hubspot: HubSpotClient, batch) -> dict[str, Outc
             if sent is not None:
                 log.info("flow.customer_update.company_sent", extra={"hub_id": portal.hub_id, "company_id": cid,
                                                                     "customer_id": link.billwerk_customer_id, "fields": sorted(sent)})
-    writes = {cid: wanted for cid, record in records.items()
-              if (wanted := _final(companies[cid] if cid not in ready else {STATUS: "pending"}, record))}
-    refused = _write(hubspot, "companies", writes)
-    for cid, record in records.items():
-        outcomes[cid] = _outcome(record)
-        if cid in refused and outcomes[cid].status == "succeeded" and not outcomes[cid].error:
-            outcomes[cid] = Outcome.failed(f"billwerk is updated, but {refused[cid]}; replay the run.", retriable=True)
+    return _finish(hubspot, "companies", companies, records, ready, outcomes)
+
+
+def _finish(hubspot: HubSpotClient, object_type: str, current: dict, records: dict, ready: list[str],
+            outcomes: dict[str, Outcome]) -> dict[str, Outcome]:
+    """Write each record's final status (one batch update per 100) and give its run's outcome; a status
+    HubSpot refused after billwerk was updated makes the run fail retriably."""
+    writes = {i: wanted for i, record in records.items()
+              if (wanted := _final(current[i] if i not in ready else {STATUS: "pending"}, record))}
+    refused = _write(hubspot, object_type, writes)
+    for i, record in records.items():
+        outcomes[i] = _outcome(record)
+        if i in refused and outcomes[i].status == "succeeded" and not outcomes[i].error:
+            outcomes[i] = Outcome.failed(f"billwerk is updated, but {refused[i]}; replay the run.", retriable=True)
     return outcomes
 
 
@@ -291,14 +298,7 @@ def _contacts(portal, account, hubspot: HubSpotClient, batch) -> dict[str, Outco
             if sent is not None:
                 log.info("flow.customer_update.contact_sent", extra={"hub_id": portal.hub_id, "contact_id": contact_id,
                                                                     "customer_id": link.billwerk_customer_id, "fields": sorted(sent)})
-    writes = {i: wanted for i, record in records.items()
-              if (wanted := _final(contacts[i] if i not in ready else {STATUS: "pending"}, record))}
-    refused = _write(hubspot, "contacts", writes)
-    for contact_id, record in records.items():
-        outcomes[contact_id] = _outcome(record)
-        if contact_id in refused and outcomes[contact_id].status == "succeeded" and not outcomes[contact_id].error:
-            outcomes[contact_id] = Outcome.failed(f"billwerk is updated, but {refused[contact_id]}; replay the run.", retriable=True)
-    return outcomes
+    return _finish(hubspot, "contacts", contacts, records, ready, outcomes)
 
 
 # -- what starts it -----------------------------------------------------------------------------------

@@ -32,9 +32,10 @@ from backend.errors import FlowError
 from backend.extensions import db
 from backend.flows.batches import Outcome, batch_of
 from backend.flows.context import portal_context
-from backend.flows.contract_creation import AGAIN, applied_properties, contract_link, failed_properties, wait_for_closed_won
+from backend.flows.contract_creation import (AGAIN, admit_checked, applied_properties, contract_link, failed_properties,
+                                             wait_for_closed_won)
 from backend.flows.deal_orders import ApplyRefused, apply_order, discard_refused, mark_written_back, order_of
-from backend.flows.deals import Deal, load_deals, preview_of, store_check, validation_properties, write_deals
+from backend.flows.deals import Deal, load_deals, preview_of, write_deals
 from backend.flows.records import properties_by_id
 from backend.flows.upgrade_validation import NOTHING_CHANGES, check_upgrade, order_now, origin_problem, read_contract
 from backend.mapping.contract_updates import HookError, billing_facts, deal_properties
@@ -137,15 +138,7 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
     if row is not None and row.status == "valid" and row.cart_hash == deal.hash:
         return None
     checked = check_upgrade(portal, account, deal, catalogues)   # not validated, or changed since: validate first
-    if checked.status == "error":
-        return Outcome.failed(f"{checked.error}; the up-/downgrade will be retried.", retriable=checked.retriable)
-    store_check(portal, deal, checked)
-    if checked.status == "invalid":
-        message = f"The deal did not pass billwerk's validation (see billwerk validation message): fix it, {AGAIN}."
-        writes[deal.id] = validation_properties(checked) | failed_properties(message)
-        return Outcome.failed("Validation failed: " + "; ".join(p.message for p in checked.problems))
-    writes[deal.id] = validation_properties(checked)
-    return None
+    return admit_checked(portal, deal, checked, "the up-/downgrade", writes)
 
 
 def _origin_properties(hubspot, deals: list[Deal]) -> dict[str, dict]:

@@ -60,3 +60,11 @@ def signup_deal(connector, catalog: Catalog, company: dict, *, seats=3, storage=
 
 def deal(connector, deal_id: str) -> dict:
     return connector.hubspot.get_object("deals", deal_id)["properties"]
+
+
+def card(connector, deal_id, method="GET", action=None, body=None):
+    """The deal card as HubSpot calls it (signed), or one of its buttons; asserts a 200."""
+    url = f"{connector.url}/api/cards/deals/{deal_id}" + (f"/{action}" if action else "")
+    r = connector.hubspot.call_card(100001, method, url, body)
+    assert r.status_code == 200, r.text
+    return r.json()

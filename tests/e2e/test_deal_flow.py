@@ -9,7 +9,7 @@ from backend.extensions import db
 from backend.models import ContractLink, CustomerLink, SyncRun
 from backend.models.deals import DealOrder, DealPreview
 from sandbox.hubspot.signing import signed_headers
-from tests.e2e.deals import Catalog, add_line_item, deal, signup_deal, synced_shop
+from tests.e2e.deals import Catalog, add_line_item, card, deal, signup_deal, synced_shop
 from tests.e2e.records import GOOD_DE, GOOD_US
 
 
@@ -17,13 +17,6 @@ from tests.e2e.records import GOOD_DE, GOOD_US
 def shop(connector):
     portal = synced_shop(connector)
     return connector, portal, Catalog(connector)
-
-
-def card(connector, deal_id, method="GET", action=None, body=None):
-    url = f"{connector.url}/api/cards/deals/{deal_id}" + (f"/{action}" if action else "")
-    r = connector.hubspot.call_card(100001, method, url, body)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def billwerk_preview(connector, portal, deal_id):

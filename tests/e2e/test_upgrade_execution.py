@@ -9,7 +9,7 @@ import pytest
 from backend.extensions import db
 from backend.models import ContractLink, SyncRun
 from backend.models.deals import DealOrder
-from tests.e2e.deals import Catalog, add_line_item, deal, signup_deal, synced_shop
+from tests.e2e.deals import Catalog, add_line_item, card, deal, signup_deal, synced_shop
 from tests.e2e.records import GOOD_DE
 
 
@@ -17,13 +17,6 @@ from tests.e2e.records import GOOD_DE
 def shop(connector):
     portal = synced_shop(connector)
     return connector, portal, Catalog(connector)
-
-
-def card(connector, deal_id, method="GET", action=None, body=None):
-    url = f"{connector.url}/api/cards/deals/{deal_id}" + (f"/{action}" if action else "")
-    r = connector.hubspot.call_card(100001, method, url, body)
-    assert r.status_code == 200, r.text
-    return r.json()
 
 
 def signed_up(connector, catalog, company=GOOD_DE):

@@ -7,6 +7,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from backend import sqlite_writes  # noqa: F401 — SQLite writers take turns (listeners on every Engine)
 from backend.config import ConfigError
 
 

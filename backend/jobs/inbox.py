@@ -1,4 +1,14 @@
-"""Processing stored deliveries: one job per inbox row, dispatched by source.
+"""Processing stored deliveries, dispatched by source: one job per inbox row, or — for sources
+whose deliveries come in storms (``DRAINED_SOURCES``: billwerk's thin hooks, one per change) — one
+*drain* job that works off every waiting row of the source.
+
+A drain is asked for by a Redis flag set with ``NX``: the web process sets it after the row is
+committed and queues a drain only when it set it; the drain clears it before it reads the rows.
+So a row is always either read by a running drain or finds the flag free and queues the next one —
+a storm of 20,000 hooks costs the web process one ``SET`` per hook and the worker a few dozen jobs,
+not 20,000 forks. One drain works at a time (a lease); it yields the worker after
+``DRAIN_BUDGET_S`` so card buttons (queue ``high``) wait no longer, and asks for its successor.
+Lost drains (Redis away, a killed worker) are covered by the sweep, as lost row jobs are.
 
 Handlers live with their flows and are registered per source in ``backend/registry.py``. They
 return the row's final status: ``processed`` (work was queued or done) or ``ignored`` (nothing
@@ -10,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from datetime import timedelta
 from typing import Callable
 
@@ -19,6 +31,7 @@ from rq.job import Job, JobStatus
 
 from backend.extensions import db
 from backend.jobs import get_queue, redis_connection
+from backend.jobs.leases import Lease, holder
 from backend.jobs.runtime import app_context
 from backend.models import InboxEvent, UsedSignature, utcnow
 
@@ -43,13 +56,92 @@ _WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.
 _missed = threading.Event()
 
 
+#: sources worked off by a drain job instead of one job per row
+DRAINED_SOURCES = frozenset({"billwerk_webhook"})
+DRAIN_FLAG_TTL_S = 60        # a flag whose drain was lost frees itself (the sweep queues one meanwhile)
+DRAIN_BUDGET_S = 5.0         # a drain hands the worker back after this long and queues its successor
+DRAIN_CHUNK = 200            # rows read per query
+DRAIN_BUSY_WAIT_S = 2.0      # a drain waits this long for another drain's lease, then comes back in a second
+
+
 def _job_id(event_id: int) -> str:
     return f"inbox-{event_id}-received"
 
 
+def _drain_flag(source: str) -> str:
+    return f"hubwerk:inbox:drain-pending:{source}"
+
+
+def _drain_lease(source: str) -> str:
+    return f"hubwerk:lock:inbox-drain:{source}"
+
+
 def enqueue_inbox_event(event: InboxEvent, queue: str = "default") -> None:
-    """After the row is committed. Idempotent on the inbox id: the job id is derived from it."""
+    """After the row is committed. Idempotent on the inbox id: the job id is derived from it (a
+    drained source's row asks for a drain instead)."""
+    if event.source in DRAINED_SOURCES:
+        request_drain(event.source, queue=queue)
+        return
     get_queue(queue).enqueue("backend.jobs.inbox.process_inbox_event", event.id, job_id=_job_id(event.id))
+
+
+def request_drain(source: str, queue: str = "default") -> bool:
+    """Queue a drain of ``source`` unless one is already waiting (after the row is committed).
+    Returns whether a drain was queued."""
+    redis = redis_connection()
+    if not redis.set(_drain_flag(source), "1", nx=True, ex=DRAIN_FLAG_TTL_S):
+        return False
+    try:
+        get_queue(queue).enqueue("backend.jobs.inbox.drain_inbox", source,
+                                 job_id=f"inbox-drain-{source}-{uuid.uuid4().hex[:12]}",
+                                 description=f"drain {source} inbox")
+    except BaseException:
+        try:
+            redis.delete(_drain_flag(source))   # the next row (or the sweep) asks again
+        except (RedisError, OSError):
+            pass
+        raise
+    return True
+
+
+def drain_inbox(source: str, budget_s: float = DRAIN_BUDGET_S) -> dict:
+    """RQ entry point: work off the ``received`` rows of ``source``, oldest first, for up to
+    ``budget_s``; then, if rows are left, queue the next drain."""
+    with app_context():
+        redis = redis_connection()
+        lease = Lease(redis, _drain_lease(source), owner="inbox-drain")
+        if not lease.acquire(wait_s=DRAIN_BUSY_WAIT_S):
+            # Another drain is at work and may have read its rows before ours were stored: come back.
+            # The flag stays set, so the web process does not queue more drains meanwhile.
+            get_queue("default").enqueue_in(timedelta(seconds=1), "backend.jobs.inbox.drain_inbox", source,
+                                            job_id=f"inbox-drain-{source}-{uuid.uuid4().hex[:12]}")
+            return {"busy": True}
+        counts: dict[str, int] = {}
+        try:
+            redis.delete(_drain_flag(source))   # from here on a newly stored row asks for the next drain
+            deadline = time.monotonic() + budget_s
+            after = 0
+            while True:
+                ids = db.session.execute(db.select(InboxEvent.id).where(
+                    InboxEvent.status == "received", InboxEvent.source == source, InboxEvent.id > after)
+                    .order_by(InboxEvent.id).limit(DRAIN_CHUNK)).scalars().all()
+                db.session.rollback()            # no transaction kept open between rows
+                if not ids:
+                    break
+                for event_id in ids:
+                    status = process_inbox_event(event_id)
+                    counts[status] = counts.get(status, 0) + 1
+                    after = event_id
+                    if time.monotonic() >= deadline:
+                        break
+                if time.monotonic() >= deadline:
+                    request_drain(source)        # the rest in the next job: other queues get their turn
+                    break
+        finally:
+            lease.release()
+        if counts:
+            log.info("inbox.drained", extra={"source": source, "counts": counts})
+        return counts
 
 
 def hand_over(event: InboxEvent) -> bool:
@@ -85,12 +177,17 @@ def sweep_inbox(older_than_s: float = SWEEP_AFTER_S, limit: int = 1000) -> dict:
     was lost, and forget v3 signatures whose window has passed."""
     with app_context():
         cutoff = utcnow() - timedelta(seconds=older_than_s)
-        rows = db.session.execute(db.select(InboxEvent.id).where(
+        rows = db.session.execute(db.select(InboxEvent.id, InboxEvent.source).where(
             InboxEvent.status == "received", InboxEvent.received_at <= cutoff,
-            InboxEvent.source.in_(sorted(registered_handlers()))).order_by(InboxEvent.id).limit(limit)).scalars().all()
+            InboxEvent.source.in_(sorted(registered_handlers()))).order_by(InboxEvent.id).limit(limit)).all()
         queued = 0
-        for event_id in rows:
-            if not _waiting(event_id):
+        # A drained source gets a drain unless one is at work (it queues its successor) or waiting
+        # (its flag is set); a lost drain's flag has expired by now.
+        for source in sorted({source for _, source in rows if source in DRAINED_SOURCES}):
+            if holder(redis_connection(), _drain_lease(source)) is None:
+                queued += int(request_drain(source))
+        for event_id, source in rows:
+            if source not in DRAINED_SOURCES and not _waiting(event_id):
                 get_queue("default").enqueue("backend.jobs.inbox.process_inbox_event", event_id, job_id=_job_id(event_id))
                 queued += 1
         purged = db.session.execute(db.delete(UsedSignature).where(UsedSignature.expires_at < utcnow())).rowcount

@@ -16,7 +16,6 @@ from typing import Callable
 
 from flask import current_app
 from rq import Retry
-from rq.exceptions import NoSuchJobError
 from rq import get_current_job
 from rq.job import Job, JobStatus
 
@@ -122,11 +121,14 @@ def _job_waiting(run: SyncRun) -> bool:
     """Whether the run's RQ job is still there to run it (a run whose job was lost must not absorb others)."""
     if not run.job_id:
         return False
-    try:
-        status = Job.fetch(run.job_id, connection=redis_connection()).get_status()
-    except NoSuchJobError:
-        return False
-    return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    # The status field alone (a webhook storm asks this once per hook; the whole job need not be read).
+    status = redis_connection().hget(Job.key_for(run.job_id), "status")
+    if isinstance(status, bytes):
+        status = status.decode()
+    return status in _WAITING_STATUSES
+
+
+_WAITING_STATUSES = frozenset(s.value for s in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED))
 
 
 def enqueue_run(run: SyncRun, queue: str = "default", delay_s: float | None = None) -> None:

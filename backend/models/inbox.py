@@ -25,6 +25,8 @@ class InboxEvent(db.Model):
     __tablename__ = "inbox_events"
     __table_args__ = (
         Index("ix_inbox_events_portal_received", "portal_id", "received_at"),
+        # The waiting rows of a source, oldest first (the drain and the sweep).
+        Index("ix_inbox_events_waiting", "status", "source", "id"),
         # A key names one delivery (a workflow's callbackId): a second copy is refused, not run twice.
         UniqueConstraint("source", "dedupe_key"),
     )

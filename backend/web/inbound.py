@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, request
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.errors import HubwerkError, NotFound, Unauthorized
 from backend.ids import is_id
 from backend.extensions import db
-from backend.models import BillwerkAccount, InboxEvent, Portal, UsedSignature, utcnow
+from backend.models import BillwerkAccount, BillwerkEntity, InboxEvent, Portal, UsedSignature, utcnow
 from backend.security import basic_auth, hubspot_signature
 
 log = logging.getLogger(__name__)
@@ -106,19 +107,44 @@ def check_app_id() -> None:
         raise Unauthorized("This request was made for another HubSpot app.")
 
 
-def authenticate_billwerk() -> BillwerkAccount:
+@dataclass(frozen=True)
+class WebhookAccount:
+    """What a billwerk hook needs of the account it proves: read in one query, no ORM objects."""
+
+    id: int
+    portal_id: int
+    entity_ids: tuple[str, ...]        # root entity first
+
+    def entity(self, entity_id: str | None) -> str | None:
+        """The connected entity with this id (``None``/empty: the root entity), or ``None``."""
+        if not entity_id:
+            return self.entity_ids[0] if self.entity_ids else None
+        wanted = entity_id.strip().lower()
+        return wanted if wanted in self.entity_ids else None
+
+
+def authenticate_billwerk() -> WebhookAccount:
     """The connected billwerk account named by the Basic username, proven by its password."""
     try:
         username, password = basic_auth.parse_basic(request.headers.get("Authorization"))
     except basic_auth.BasicAuthError as exc:
         log.warning("billwerk.webhook.unauthorized", extra={"reason": exc.reason})
         raise Unauthorized("billwerk webhook calls need the Basic credentials shown on the connector's webhook page.") from None
-    account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.webhook_username == username)).scalar_one_or_none()
-    expected = account.webhook_password if account is not None else _DUMMY_PASSWORD
-    if not basic_auth.same_secret(password, expected) or account is None or not account.webhook_enabled or account.portal.status == "revoked":
+    # One query on the hot path of every hook: the account's columns, its portal's status, its entities.
+    rows = db.session.execute(
+        db.select(BillwerkAccount.id, BillwerkAccount.portal_id, BillwerkAccount.webhook_password,
+                  BillwerkAccount.webhook_enabled, Portal.status, BillwerkEntity.entity_id)
+        .join(Portal, Portal.id == BillwerkAccount.portal_id)
+        .outerjoin(BillwerkEntity, BillwerkEntity.account_id == BillwerkAccount.id)
+        .where(BillwerkAccount.webhook_username == username)
+        .order_by(BillwerkEntity.position)).all()
+    first = rows[0] if rows else None
+    expected = first.webhook_password if first is not None else _DUMMY_PASSWORD
+    if not basic_auth.same_secret(password, expected) or first is None or not first.webhook_enabled or first.status == "revoked":
         log.warning("billwerk.webhook.unauthorized", extra={"reason": "wrong or disabled credentials"})
         raise Unauthorized("These billwerk webhook credentials are wrong or have been disabled.")
-    return account
+    return WebhookAccount(id=first.id, portal_id=first.portal_id,
+                          entity_ids=tuple(row.entity_id for row in rows if row.entity_id is not None))
 
 
 def parse_json(expect: type):
@@ -135,7 +161,7 @@ def parse_json(expect: type):
 
 
 def store_delivery(source: str, *, name: str | None = None, portal: Portal | None = None,
-                   account: BillwerkAccount | None = None, dedupe_key: str | None = None) -> InboxEvent:
+                   account: WebhookAccount | None = None, dedupe_key: str | None = None) -> InboxEvent:
     """Store the delivery as received and commit: from here on nothing can be lost."""
     path = request.path + ("?" + request.query_string.decode("latin-1") if request.query_string else "")
     event = InboxEvent(
@@ -149,8 +175,14 @@ def store_delivery(source: str, *, name: str | None = None, portal: Portal | Non
         headers=InboxEvent.safe_headers(request.headers),
         body=request.get_data(as_text=True),
     )
-    db.session.add(event)
-    db.session.commit()
+    session = db.session()
+    session.add(event)
+    # The row is what was just written: kept readable after the commit instead of read back.
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     return event
 
 

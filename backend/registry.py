@@ -4,7 +4,8 @@
 is registered and imports nothing from ``flows/`` or ``setup/``.
 
 * A new flow: a function ``flow(run) -> counts`` in ``flows/`` (or ``setup/``), and a row in ``FLOWS``.
-* A new inbound source: a row in ``INBOX_HANDLERS`` (the source names are ``models.inbox.SOURCES``).
+* A new inbound source: a row in ``INBOX_HANDLERS`` (the source names are ``models.inbox.SOURCES``);
+  a drained source may add a row in ``INBOX_BATCH_HANDLERS`` (a chunk of deliveries at once).
 * Inside a source, events are dispatched by the tables of their flow module:
   ``flows/hubspot_events.py`` (``EVENT_HANDLERS``, ``PROPERTY_HANDLERS``),
   ``flows/billwerk_events.py`` (``EVENT_HANDLERS``), ``flows/workflow_actions.py`` (``ACTIONS``),
@@ -44,6 +45,10 @@ INBOX_HANDLERS = {
     "hubspot_webhook": hubspot_events.handle_hubspot_delivery,
     "billwerk_webhook": billwerk_events.handle_billwerk_delivery,
 }
+# Sources worked off by the inbox drain (``jobs/inbox.py``) may also take a chunk of rows at once.
+INBOX_BATCH_HANDLERS = {
+    "billwerk_webhook": billwerk_events.handle_billwerk_deliveries,
+}
 
 # Called with every run that finished.
 FINISH_HOOKS = (
@@ -69,5 +74,7 @@ def register() -> None:
         runs.register_flow(name, func)
     for source, handler in INBOX_HANDLERS.items():
         inbox.register_handler(source, handler)
+    for source, handler in INBOX_BATCH_HANDLERS.items():
+        inbox.register_batch_handler(source, handler)
     for hook in FINISH_HOOKS:
         runs.register_finish_hook(hook)

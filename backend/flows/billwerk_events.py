@@ -43,3 +43,30 @@ def handle_billwerk_delivery(event: InboxEvent) -> "str | tuple[str, str]":
     if isinstance(outcome, tuple):
         return outcome
     return "processed" if outcome else "ignored"
+
+
+def handle_billwerk_deliveries(events: list[InboxEvent]) -> dict[int, "str | tuple[str, str | None]"]:
+    """A chunk of stored hooks at once (the inbox drain): contract events of one account go to
+    ``contract_updates.on_contract_events`` together — one look-up, one commit and one run per
+    contract for a burst — every other hook to :func:`handle_billwerk_delivery`. ``{inbox id: outcome}``."""
+    outcomes: dict[int, "str | tuple[str, str | None]"] = {}
+    contract_hooks: dict[int, list[tuple[dict, InboxEvent]]] = {}
+    for event in events:
+        try:
+            payload = json.loads(event.body)
+        except ValueError:
+            payload = None
+        name = str(payload.get("Event") or "").strip() if isinstance(payload, dict) else ""
+        if EVENT_HANDLERS.get(name) is contract_updates.on_contract_event and event.billwerk_account_id:
+            contract_hooks.setdefault(event.billwerk_account_id, []).append((payload, event))
+        else:
+            outcomes[event.id] = handle_billwerk_delivery(event)
+    for account_id, items in contract_hooks.items():
+        account = db.session.get(BillwerkAccount, account_id, options=[joinedload(BillwerkAccount.entities)])
+        if account is None:
+            for _, event in items:
+                outcomes[event.id] = ("ignored", "The billwerk account of this webhook is no longer connected.")
+            continue
+        for (_, event), outcome in zip(items, contract_updates.on_contract_events(account, items)):
+            outcomes[event.id] = outcome if isinstance(outcome, tuple) else ("processed" if outcome else "ignored")
+    return outcomes

@@ -98,6 +98,64 @@ def on_contract_event(account: BillwerkAccount, payload: dict, event: InboxEvent
     return True
 
 
+def on_contract_events(account: BillwerkAccount, items: list[tuple[dict, InboxEvent]]) -> list:
+    """Many hooks of one account at once (a chunk of the inbox drain), with the effect of
+    :func:`on_contract_event` on each in turn: one link look-up per entity, the hooks' facts noted
+    with one UPDATE per contract and kind (the newest moment of each kind wins either way), one
+    commit, then one run started (or joined) per contract. Returns each hook's outcome, in order."""
+    outcomes: list = [None] * len(items)
+    parsed: list[tuple[int, object, InboxEvent]] = []
+    for i, (payload, event) in enumerate(items):
+        try:
+            hook = parse_hook(payload)
+        except HookError as exc:
+            outcomes[i] = ("ignored", str(exc))
+            continue
+        if not hook.contract_id:
+            outcomes[i] = ("ignored", f"The {hook.event} hook names no ContractId.")
+        elif hook.entity_id and account.entity(hook.entity_id) is None:
+            outcomes[i] = ("ignored", f"Entity {hook.entity_id} is not connected for this billwerk account.")
+        else:
+            parsed.append((i, hook, event))
+    portal_id = account.portal_id
+    by_entity: dict[str | None, set[str]] = {}
+    for _, hook, _ in parsed:
+        by_entity.setdefault(hook.entity_id, set()).add(hook.contract_id)
+    held: dict[tuple[str | None, str], ContractLink] = {}
+    for entity_id, contract_ids in by_entity.items():
+        for contract_id, link in holding_links(portal_id, sorted(contract_ids), entity_id).items():
+            held[(entity_id, contract_id)] = link
+    facts: dict[str, dict[str, object]] = {}      # contract id -> column -> newest value
+    first_event: dict[str, int] = {}
+    for i, hook, event in parsed:
+        if (hook.entity_id, hook.contract_id) not in held:
+            outcomes[i] = ("ignored", f"No deal holds billwerk contract {hook.contract_id}; nothing to update.")
+            continue
+        outcomes[i] = True
+        first_event.setdefault(hook.contract_id, event.id)
+        if hook.event in ("PaymentEscalated", "PaymentEscalationReset"):
+            column = "escalated_at" if hook.event == "PaymentEscalated" else "reset_at"
+            value = escalation_moment(hook, event.received_at, retry_count(event.headers))
+        elif hook.event == "InvoiceCreated" and hook.invoice_id:
+            column, value = "invoice_hint", hook.invoice_id
+        else:
+            continue
+        noted = facts.setdefault(hook.contract_id, {})
+        if column not in noted or noted[column] < value:
+            noted[column] = value
+    if facts:
+        # Committed before the runs are joined, as for a single hook.
+        states = ContractState.ensure(portal_id, sorted(facts))
+        for contract_id, columns in facts.items():
+            for column, value in columns.items():
+                ContractState.move_forward(states[contract_id].id, column, value, commit=False)
+        db.session.commit()
+    for contract_id, event_id in first_event.items():
+        start_run(FLOW, portal_id=portal_id, object_type="contract", object_id=contract_id,
+                  inbox_event_id=event_id, queue=QUEUE)
+    return outcomes
+
+
 # -- the run ----------------------------------------------------------------------------------------------
 
 def update_deal_from_contract(run: SyncRun) -> dict | None:

@@ -86,11 +86,12 @@ class ContractState(db.Model):
         return states
 
     @classmethod
-    def move_forward(cls, state_id: int, column: str, value) -> None:
+    def move_forward(cls, state_id: int, column: str, value, commit: bool = True) -> None:
         """Set ``column`` to ``value`` unless it holds that or a larger value already (one UPDATE)."""
         col = getattr(cls, column)
         db.session.execute(update(cls).where(cls.id == state_id, or_(col.is_(None), col < value)).values({column: value}))
-        db.session.commit()
+        if commit:
+            db.session.commit()
 
     @classmethod
     def clear_hint(cls, state_id: int, seen: str) -> None:

@@ -34,6 +34,7 @@ from backend.jobs import get_queue, redis_connection
 from backend.jobs.leases import Lease, holder
 from backend.jobs.runtime import app_context
 from backend.models import InboxEvent, UsedSignature, utcnow
+from backend.models.inbox import STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +212,20 @@ def _process_chunk(source: str, ids: list[int]) -> list[str]:
             InboxEvent.id.in_(ids), InboxEvent.status == "received").order_by(InboxEvent.id)).scalars().all()
         try:
             outcomes = batch(events)
-            statuses = []
+            # One UPDATE per distinct outcome (usually one for the chunk): the write is over in a moment.
+            marks: dict[tuple[str, str | None], list[int]] = {}
             for event in events:
                 outcome = outcomes[event.id]
-                event.mark(*((outcome, None) if isinstance(outcome, str) else outcome))
-                statuses.append(event.status)
+                status, note = (outcome, None) if isinstance(outcome, str) else outcome
+                if status not in STATUSES:
+                    raise ValueError(f"unknown inbox status {status!r}")
+                marks.setdefault((status, note), []).append(event.id)
+            now = utcnow()
+            for (status, note), marked in marks.items():
+                db.session.execute(db.update(InboxEvent).where(InboxEvent.id.in_(marked), InboxEvent.status == "received")
+                                   .values(status=status, error=note, processed_at=now))
             db.session.commit()
-            return statuses
+            return [status for (status, _), marked in marks.items() for _ in marked]
         except Exception:
             db.session.rollback()
             log.exception("inbox.batch.failed", extra={"source": source, "rows": len(ids)})

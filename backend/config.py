@@ -73,6 +73,7 @@ class Settings:
     hubspot_rate_limit: RateLimit
     log_level: str
     forwarded_proxies: int = 0
+    worker_nice: int = 10
 
     @property
     def is_production(self) -> bool:
@@ -149,6 +150,10 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
     if not proxies_raw.isascii() or not proxies_raw.isdigit() or int(proxies_raw) > 5:
         raise ConfigError("FORWARDED_PROXIES", f"must be the number of reverse proxies in front of the connector (0-5), not {proxies_raw!r}")
 
+    nice_raw = get("WORKER_NICE") or "10"
+    if not nice_raw.isascii() or not nice_raw.isdigit() or int(nice_raw) > 19:
+        raise ConfigError("WORKER_NICE", f"must be the worker's niceness, 0 (as the web process) to 19 (lowest), not {nice_raw!r}")
+
     return Settings(
         env=env,
         instance_path=instance,
@@ -166,6 +171,7 @@ def load_settings(environ: Mapping[str, str] | None = None, instance_path: str |
         hubspot_rate_limit=_rate_limit(get("HUBSPOT_RATE_LIMIT") or "110/10s"),
         log_level=log_level,
         forwarded_proxies=int(proxies_raw),
+        worker_nice=int(nice_raw),
     )
 
 

@@ -29,7 +29,7 @@ MAX_PROPERTY_CHARS = 65_536  # HubSpot's limit for a text property value
 
 
 def _portal():
-    inbound.authenticate_hubspot(accept=("v3",))
+    inbound.authenticate_hubspot(accept=("v3",), used_in_redis=True)
     inbound.check_app_id()
     return inbound.installed_portal(request.args.get("portalId"))
 

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, request
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from backend.errors import HubwerkError, NotFound, Unauthorized
 from backend.ids import is_id
@@ -36,9 +39,12 @@ def signed_uri() -> str:
     return current_app.config["HUBWERK"].public_base_url + raw
 
 
-def authenticate_hubspot(accept: tuple[str, ...], *, one_value_each: bool = True) -> hubspot_signature.Verified:
+def authenticate_hubspot(accept: tuple[str, ...], *, one_value_each: bool = True,
+                         used_in_redis: bool = False) -> hubspot_signature.Verified:
     """``one_value_each``: a query parameter named twice is refused (cards and actions read theirs;
-    webhooks take nothing from the query)."""
+    webhooks take nothing from the query). ``used_in_redis``: the v3 single-use check is kept in
+    Redis (card calls: a view stores nothing, and cards need Redis for their rate limit anyway),
+    falling back to the database when Redis does not answer."""
     settings = current_app.config["HUBWERK"]
     try:
         verified = hubspot_signature.verify(
@@ -55,7 +61,7 @@ def authenticate_hubspot(accept: tuple[str, ...], *, one_value_each: bool = True
         raise UNSIGNED from None
     if one_value_each:
         refuse_repeated_parameters()
-    if verified.version == "v3" and not _first_use(verified.signature):
+    if verified.version == "v3" and not (_first_use_redis(verified.signature) if used_in_redis else _first_use(verified.signature)):
         log.warning("hubspot.signature.replayed", extra={"path": request.path})
         raise Unauthorized("This signed request was already used; HubSpot signs every request anew.")
     return verified
@@ -75,6 +81,16 @@ def _first_use(signature: str) -> bool:
     return True
 
 
+def _first_use_redis(signature: str) -> bool:
+    """``_first_use`` in Redis: one ``SET NX`` for as long as the database row would be kept."""
+    digest = hashlib.sha256(signature.encode()).hexdigest()
+    try:
+        redis = current_app.extensions["hubwerk.redis"]()
+        return bool(redis.set(f"hubwerk:used-signature:{digest}", b"1", nx=True, px=2 * hubspot_signature.V3_MAX_AGE_MS))
+    except (RedisError, OSError):
+        return _first_use(signature)
+
+
 def refuse_repeated_parameters() -> None:
     """A signed URI with a parameter twice (two ``portalId``) is ambiguous: refused, never "first wins"."""
     repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
@@ -87,7 +103,12 @@ def refuse_repeated_parameters() -> None:
 def portal_by_hub_id(value: str | None) -> Portal | None:
     if not is_id(value):
         return None
-    return db.session.execute(db.select(Portal).where(Portal.hub_id == int(value))).scalar_one_or_none()
+    # The tokens are loaded (and decrypted) only by a request that calls HubSpot.
+    return db.session.execute(_PORTAL_BY_HUB_ID, {"hub_id": int(value)}).scalar_one_or_none()
+
+
+_PORTAL_BY_HUB_ID = (db.select(Portal).options(defer(Portal.access_token), defer(Portal.refresh_token))
+                     .where(Portal.hub_id == bindparam("hub_id")))
 
 
 def installed_portal(hub_id_raw: str | None) -> Portal:

@@ -79,3 +79,40 @@ def test_workflow_action_with_repeated_parameter_is_refused(ctx, client):
 def test_unsigned_request_with_repeated_parameter_is_still_401(ctx, client):
     response = client.get("/api/cards/companies/7?portalId=1&portalId=2")
     assert response.status_code == 401
+
+
+def test_a_card_call_signed_once_is_answered_once(ctx, client, redis):
+    """Card calls keep their used v3 signatures in Redis (a view stores nothing in the database)."""
+    from backend.models import UsedSignature
+
+    connected_portal()
+    path = "/api/cards/companies/7?portalId=100001&appId=4242"
+    view = body({"properties": {"hs_object_id": "7", "name": "ACME"}})
+    headers = v3_headers("POST", path, view)
+    assert client.post(path, data=view, headers=headers).status_code == 200
+    again = client.post(path, data=view, headers=headers)
+    assert again.status_code == 401 and "already used" in str(again.get_json())
+    assert list(redis.scan_iter("hubwerk:used-signature:*"))
+    assert db.session.execute(db.select(db.func.count()).select_from(UsedSignature)).scalar_one() == 0
+
+
+def test_without_redis_a_card_call_is_still_single_use(ctx, client, app, monkeypatch):
+    import redis as redis_lib
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from backend.models import UsedSignature
+    from backend.web import inbound
+
+    connected_portal()
+    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setitem(app.extensions, "hubwerk.redis", lambda: dead)
+    path = "/api/cards/companies/7?portalId=100001&appId=4242"
+    headers = v3_headers("GET", path)
+    with app.test_request_context(path, headers=headers):
+        verified = inbound.hubspot_signature.verify(secret=app.config["HUBWERK"].hubspot_client_secret, method="GET",
+                                                     uri=inbound.signed_uri(), body=b"", headers=headers,
+                                                     now_ms=int(__import__("time").time() * 1000), accept=("v3",))
+        assert inbound._first_use_redis(verified.signature) is True     # recorded in the database instead
+        assert inbound._first_use_redis(verified.signature) is False
+    assert db.session.execute(db.select(db.func.count()).select_from(UsedSignature)).scalar_one() == 1

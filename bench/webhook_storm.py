@@ -1,7 +1,7 @@
 """Benchmark: a storm of billwerk webhooks — ``--events`` per contract on ``--contracts`` contracts,
 each held by one deal — sent concurrently at the connector's web process.
 
-    .venv/bin/python bench/webhook_storm.py [--contracts 2000] [--events 10] [--concurrency 40]
+    .venv/bin/python bench/webhook_storm.py [--contracts 2000] [--events 10] [--concurrency 8]
 
 Both sandboxes run in this process at their default limits. The connector runs as its default
 processes do (Procfile): gunicorn with gunicorn.conf.py (2 workers x 4 threads) and one
@@ -173,7 +173,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=2000)
     parser.add_argument("--events", type=int, default=10, help="hooks per contract")
-    parser.add_argument("--concurrency", type=int, default=40, help="clients sending at once")
+    parser.add_argument("--concurrency", type=int, default=8, help="clients sending at once")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the final state")
     parser.add_argument("--worker-after", action="store_true",
                         help="start the worker only once every hook is acknowledged (acks without the worker's load)")

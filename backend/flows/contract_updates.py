@@ -71,38 +71,16 @@ def holding_links(portal_id: int, contract_ids: list[str], entity_id: str | None
 
 def on_contract_event(account: BillwerkAccount, payload: dict, event: InboxEvent):
     """A contract event: note the hook's own facts, start (or join) the contract's run."""
-    try:
-        hook = parse_hook(payload)
-    except HookError as exc:
-        return "ignored", str(exc)
-    if not hook.contract_id:
-        return "ignored", f"The {hook.event} hook names no ContractId."
-    if hook.entity_id and account.entity(hook.entity_id) is None:
-        return "ignored", f"Entity {hook.entity_id} is not connected for this billwerk account."
-    # Read before any commit expires them.
-    portal_id, event_id, received_at, headers = account.portal_id, event.id, event.received_at, event.headers
-    link = holding_links(portal_id, [hook.contract_id], hook.entity_id).get(hook.contract_id)
-    if link is None:
-        return "ignored", f"No deal holds billwerk contract {hook.contract_id}; nothing to update."
-    # Committed before the run is joined: a waiting run reads it when it starts; a started one
-    # no longer absorbs this hook, so start_run queues another.
-    if hook.event in ("PaymentEscalated", "PaymentEscalationReset"):
-        state_id = ContractState.get_or_create(portal_id, hook.contract_id).id
-        moment = escalation_moment(hook, received_at, retry_count(headers))
-        ContractState.move_forward(state_id, "escalated_at" if hook.event == "PaymentEscalated" else "reset_at", moment)
-    elif hook.event == "InvoiceCreated" and hook.invoice_id:
-        state_id = ContractState.get_or_create(portal_id, hook.contract_id).id
-        ContractState.move_forward(state_id, "invoice_hint", hook.invoice_id)
-    start_run(FLOW, portal_id=portal_id, object_type="contract", object_id=hook.contract_id,
-              inbox_event_id=event_id, queue=QUEUE)
-    return True
+    return on_contract_events(account, [(payload, event)])[0]
 
 
 def on_contract_events(account: BillwerkAccount, items: list[tuple[dict, InboxEvent]]) -> list:
-    """Many hooks of one account at once (a chunk of the inbox drain), with the effect of
-    :func:`on_contract_event` on each in turn: one link look-up per entity, the hooks' facts noted
-    with one UPDATE per contract and kind (the newest moment of each kind wins either way), one
-    commit, then one run started (or joined) per contract. Returns each hook's outcome, in order."""
+    """Hooks of one account (one, or a chunk of the inbox drain): one link look-up per entity, what
+    only the hooks tell — the dated escalation events, the invoice an ``InvoiceCreated`` names —
+    noted on the contracts' :class:`ContractState` with one UPDATE per contract and kind (the newest
+    moment of each kind wins, whatever the order) and committed, then one run started (or joined)
+    per contract: a waiting run reads the facts when it starts; a started one no longer absorbs the
+    hooks, so ``start_run`` queues another. Returns each hook's outcome, in order."""
     outcomes: list = [None] * len(items)
     parsed: list[tuple[int, object, InboxEvent]] = []
     for i, (payload, event) in enumerate(items):

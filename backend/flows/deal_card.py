@@ -26,13 +26,12 @@ from backend.extensions import db
 from backend.flows import contract_creation, deal_validation, upgrade_execution
 from backend.flows.card_actions import RunFlow
 from backend.flows.company_card import billwerk_customer_url
-from backend.flows.deal_orders import order_of
 from backend.flows import card_reads
 from backend.jobs.runs import is_stuck, replay_run, start_run
 from backend.mapping.deal_cart import DEAL_PROPERTIES, deal_type
 from backend.mapping.problems import record_url
 from backend.models import ContractLink, Portal, SyncRun
-from backend.setup.stages import closed_won_stages
+from backend.setup.stages import closed_won_stages_for_views
 
 CARD_PROPERTIES = DEAL_PROPERTIES + (
     "billwerk_lifecycle_status", "billwerk_payment_provider", "billwerk_payment_method", "billwerk_currency",
@@ -143,9 +142,9 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
 
 
 def _closed_won(portal: Portal, stage: str | None, hubspot: HubSpotClient | None) -> bool:
-    """From the admin's choice or the won stages cached per portal (``closed_won_stages``): a
+    """From the admin's choice or the won stages cached per portal (``closed_won_stages_for_views``): a
     HubSpot pipelines read at most every few minutes per portal, none for a deal without a stage."""
-    return bool(stage) and stage in closed_won_stages(portal, hubspot)
+    return bool(stage) and stage in closed_won_stages_for_views(portal, hubspot)
 
 
 def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:

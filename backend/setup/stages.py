@@ -80,6 +80,36 @@ def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, p
     return stages
 
 
+VIEW_MEMO_S = 10.0
+# (portal id, installed at) -> (until, stages): card views ask for the won stages on every view; a
+# process keeps the answer a few seconds (a rep's card shows a pipeline change 10 s later at most).
+_view_memo: dict[tuple, tuple[float, frozenset[str]]] = {}
+
+
+def closed_won_stages_for_views(portal: Portal, hubspot: HubSpotClient | None = None) -> set[str]:
+    """``closed_won_stages`` for card views, remembered by this process for ``VIEW_MEMO_S``
+    (flows that act on the answer — the import — always ask ``closed_won_stages``)."""
+    if portal.closed_won_stages:
+        return set(portal.closed_won_stages)
+    key = (portal.id, portal.installed_at)
+    now = time.monotonic()
+    memo = _view_memo.get(key)
+    if memo is not None and memo[0] > now:
+        return set(memo[1])
+    stages = closed_won_stages(portal, hubspot)
+    if len(_view_memo) > 1000:
+        _view_memo.clear()
+    _view_memo[key] = (now + VIEW_MEMO_S, frozenset(stages))
+    return stages
+
+
+def forget_won_stages(portal: Portal) -> None:
+    """Drop the cached won stages of ``portal`` (Redis and this process): the next use reads HubSpot."""
+    current_app.extensions["hubwerk.redis"]().delete(f"hubwerk:won-stages:{portal.id}")
+    for key in [k for k in _view_memo if k[0] == portal.id]:
+        _view_memo.pop(key, None)
+
+
 def closed_won_choices(portal: Portal) -> list[PipelineChoice]:
     try:
         pipelines = HubSpotClient(portal).pipelines("deals")

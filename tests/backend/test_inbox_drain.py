@@ -207,3 +207,4 @@ def test_the_waiting_rows_query_has_its_index(held):
 
     names = {ix["name"] for ix in inspect(db.engine).get_indexes("inbox_events")}
     assert "ix_inbox_events_waiting" in names
+

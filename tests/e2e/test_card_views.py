@@ -12,6 +12,7 @@ import pytest
 from backend.extensions import db
 from backend.flows import company_card, deal_card
 from backend.models import CustomerLink
+from backend.setup.stages import forget_won_stages
 from tests.e2e.deals import Catalog, signup_deal, synced_shop
 from tests.e2e.records import GOOD_DE, company_with_deal
 
@@ -72,7 +73,7 @@ def test_views_at_once_on_an_empty_cache_read_the_pipelines_once(shop):
     connector, portal, catalog = shop
     ids = signup_deal(connector, catalog, GOOD_DE)
     properties = sent(connector, "deals", ids["deal"], deal_card.CARD_PROPERTIES)
-    connector.app.extensions["hubwerk.redis"]().delete(f"hubwerk:won-stages:{portal.id}")
+    forget_won_stages(portal)
     answers = []
 
     def views():

@@ -2,6 +2,7 @@
 none lost when a row arrives while a drain works, a lost drain swept up, a bad row failing alone —
 and a batch of contract runs takes its members' jobs off the queue."""
 import random
+import time
 
 import pytest
 from rq import SimpleWorker
@@ -208,3 +209,17 @@ def test_the_waiting_rows_query_has_its_index(held):
     names = {ix["name"] for ix in inspect(db.engine).get_indexes("inbox_events")}
     assert "ix_inbox_events_waiting" in names
 
+
+
+def test_a_drain_whose_process_died_is_taken_over_once_its_lease_lapses(held, client, redis):
+    """kill -9 of the worker in the middle of a drain: the rows it had not marked are still
+    ``received``; its lease lapses (nobody renews it) and the sweep queues a new drain."""
+    event_id = send(client, hook("PaymentEscalated", CONTRACTS[0]))
+    get_queue("default").empty()
+    redis.delete(inbox._drain_flag("billwerk_webhook"))       # the dead drain had cleared it
+    redis.set(inbox._drain_lease("billwerk_webhook"), "inbox-drain:dead", px=300)   # and held the lease
+    assert sweep_inbox(older_than_s=0)["requeued"] == 0       # a holder: it may still be at work
+    time.sleep(0.4)                                            # LEASE_S later, in small
+    assert sweep_inbox(older_than_s=0)["requeued"] == 1
+    work_default(redis)
+    assert db.session.get(InboxEvent, event_id).status == "processed"

@@ -31,7 +31,9 @@ _SEEN_AT_IMPORT = (db.select(ImportCandidate.hubspot_company_id, ImportCandidate
 _CUSTOMER_ID = db.select(CustomerLink.billwerk_customer_id).where(
     CustomerLink.portal_id == bindparam("portal"), CustomerLink.hubspot_company_id == bindparam("company"),
     CustomerLink.entity_id == bindparam("entity"))
-_RUNS = (db.select(SyncRun).options(defer(SyncRun.params), defer(SyncRun.counts))
+# Plain rows of the columns a card shows (no ORM objects: a deal card reads 20 runs per view).
+_RUNS = (db.select(SyncRun.id, SyncRun.flow, SyncRun.status, SyncRun.error, SyncRun.created_at, SyncRun.started_at,
+                   SyncRun.finished_at)
          .where(SyncRun.portal_id == bindparam("portal"), SyncRun.object_type == bindparam("kind"),
                 SyncRun.object_id == bindparam("object"), SyncRun.flow.in_(bindparam("flows", expanding=True)))
          .order_by(SyncRun.id.desc()).limit(RUNS_READ))
@@ -67,15 +69,16 @@ def linked_customer_id(portal: Portal, company_id: str, entity_id: str) -> str |
     return db.session.execute(_CUSTOMER_ID, {"portal": portal.id, "company": str(company_id), "entity": entity_id}).scalar_one_or_none()
 
 
-def recent_runs(portal: Portal, object_type: str, object_id: str, flows) -> list[SyncRun]:
-    """The record's newest runs of ``flows``, newest first."""
+def recent_runs(portal: Portal, object_type: str, object_id: str, flows) -> list:
+    """The record's newest runs of ``flows``, newest first: rows with a run's ``id``, ``flow``,
+    ``status``, ``error`` and times (read-only, as a card shows them)."""
     return list(db.session.execute(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                                           "flows": list(flows)}).scalars())
+                                           "flows": list(flows)}))
 
 
-def last_run(portal: Portal, object_type: str, object_id: str, flows) -> SyncRun | None:
+def last_run(portal: Portal, object_type: str, object_id: str, flows):
     return db.session.execute(_LAST_RUN, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                                          "flows": list(flows)}).scalar_one_or_none()
+                                          "flows": list(flows)}).first()
 
 
 def company_link(portal: Portal, company_id: str) -> CustomerLink | None:

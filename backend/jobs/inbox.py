@@ -210,16 +210,21 @@ def _process_chunk(source: str, ids: list[int]) -> list[str]:
     if batch is not None and source in registered_handlers():
         events = db.session.execute(db.select(InboxEvent).where(
             InboxEvent.id.in_(ids), InboxEvent.status == "received").order_by(InboxEvent.id)).scalars().all()
+        for event in events:
+            # Read-only from here (marked below with UPDATEs): detached, so the handler's commits do not
+            # expire them and every later attribute read is not a query per row.
+            db.session.expunge(event)
+        event_ids = [event.id for event in events]
         try:
             outcomes = batch(events)
             # One UPDATE per distinct outcome (usually one for the chunk): the write is over in a moment.
             marks: dict[tuple[str, str | None], list[int]] = {}
-            for event in events:
-                outcome = outcomes[event.id]
+            for event_id in event_ids:
+                outcome = outcomes[event_id]
                 status, note = (outcome, None) if isinstance(outcome, str) else outcome
                 if status not in STATUSES:
                     raise ValueError(f"unknown inbox status {status!r}")
-                marks.setdefault((status, note), []).append(event.id)
+                marks.setdefault((status, note), []).append(event_id)
             now = utcnow()
             for (status, note), marked in marks.items():
                 db.session.execute(db.update(InboxEvent).where(InboxEvent.id.in_(marked), InboxEvent.status == "received")

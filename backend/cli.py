@@ -93,13 +93,14 @@ def worker(queues: str, burst: bool) -> None:
     if unknown:
         raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; choose from {', '.join(QUEUE_NAMES)}")
     set_app(current_app._get_current_object())
-    # Background work gives way to the web process on a shared machine: a webhook's answer waits for
-    # no job (CPU only; the worker still runs at full speed when the web process is idle).
+    db.engine.dispose()
+    connection = redis_connection()
+    connection.ping()   # an embedded Redis this process starts runs at the web process's priority …
+    # … and then background work gives way to the web process on a shared machine: a webhook's answer
+    # waits for no job (CPU only; the worker still runs at full speed when the web process is idle).
     nice = current_app.config["HUBWERK"].worker_nice
     if nice:
         os.nice(nice)
-    db.engine.dispose()
-    connection = redis_connection()
     name = f"hubwerk-{socket.gethostname()}-{os.getpid()}"
     HubwerkWorker([get_queue(q) for q in names], connection=connection, name=name).work(
         burst=burst, with_scheduler=True, logging_level=current_app.config["HUBWERK"].log_level

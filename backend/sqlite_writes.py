@@ -101,7 +101,9 @@ def _take_turn(connection, cursor, statement, parameters, context, executemany) 
             return
         except BlockingIOError:
             if time.monotonic() >= deadline:
+                # Go on to SQLite's own lock; the rest of this transaction does not wait again.
                 log.warning("sqlite.write_turn.timeout", extra={"waited_s": WAIT_S})
+                info[_HELD] = True
                 return
             time.sleep(delay)
             delay = min(delay * 2, _POLL_MAX_S)

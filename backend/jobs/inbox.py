@@ -66,7 +66,7 @@ _missed = threading.Event()
 
 #: sources worked off by a drain job instead of one job per row
 DRAINED_SOURCES = frozenset({"billwerk_webhook"})
-DRAIN_FLAG_TTL_S = 60        # a flag whose drain was lost frees itself (the sweep queues one meanwhile)
+DRAIN_FLAG_TTL_S = 15        # a flag whose drain was lost frees itself by the time the sweep looks (rows 15 s old)
 DRAIN_BUDGET_S = 5.0         # a drain hands the worker back after this long and queues its successor
 DRAIN_CHUNK = 200            # rows read per query
 DRAIN_BUSY_WAIT_S = 2.0      # a drain waits this long for another drain's lease, then comes back in a second
@@ -187,9 +187,12 @@ def sweep_inbox(older_than_s: float = SWEEP_AFTER_S, limit: int = 1000) -> dict:
             InboxEvent.source.in_(sorted(registered_handlers()))).order_by(InboxEvent.id).limit(limit)).all()
         queued = 0
         # A drained source gets a drain unless one is at work (it queues its successor) or waiting
-        # (its flag is set); a lost drain's flag has expired by now.
-        for source in sorted({source for _, source in rows if source in DRAINED_SOURCES}):
-            if holder(redis_connection(), _drain_lease(source)) is None:
+        # (its flag is set); a lost drain's flag has expired by now. Asked per source, so that a backlog
+        # of other rows (the limit above) cannot hide them.
+        for source in sorted(DRAINED_SOURCES & set(registered_handlers())):
+            waiting = db.session.execute(db.select(InboxEvent.id).where(
+                InboxEvent.status == "received", InboxEvent.source == source, InboxEvent.received_at <= cutoff).limit(1)).first()
+            if waiting is not None and holder(redis_connection(), _drain_lease(source)) is None:
                 queued += int(request_drain(source))
         for event_id, source in rows:
             if source not in DRAINED_SOURCES and not _waiting(event_id):

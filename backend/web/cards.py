@@ -28,8 +28,10 @@ CARD_PROPERTIES = {"companies": company_card.CARD_PROPERTIES, "deals": deal_card
 MAX_PROPERTY_CHARS = 65_536  # HubSpot's limit for a text property value
 
 
-def _portal():
-    inbound.authenticate_hubspot(accept=("v3",), used_in_redis=True)
+def _portal(view: bool = True):
+    # A view is a read: its used signature is kept in Redis. A button acts: kept in the database,
+    # like every delivery that is stored (Redis failing over cannot make a replay act twice).
+    inbound.authenticate_hubspot(accept=("v3",), used_in_redis=view)
     inbound.check_app_id()
     return inbound.installed_portal(request.args.get("portalId"))
 
@@ -79,7 +81,7 @@ def button(kind: str, object_id: str, action: str):
 
 def _button(kind: str, object_id: str, action: str, actions: tuple[str, ...], run):
     """Authenticate, store the click before acting on it, act, record how it went."""
-    portal = _portal()
+    portal = _portal(view=False)
     object_id = _object_id(object_id)
     if action not in actions:
         raise HubwerkError(f"Unknown {kind[:-1]} card action {action!r}; use one of {', '.join(actions)}.", code="unknown_action", status=404)

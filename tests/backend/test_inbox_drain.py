@@ -2,7 +2,6 @@
 none lost when a row arrives while a drain works, a lost drain swept up, a bad row failing alone —
 and a batch of contract runs takes its members' jobs off the queue."""
 import random
-import time
 
 import pytest
 from rq import SimpleWorker
@@ -58,7 +57,16 @@ def work_default(redis):
     SimpleWorker([get_queue("high"), get_queue("default")], connection=redis).work(burst=True)
 
 
-def test_a_storm_of_hooks_is_one_drain_job_and_one_run_per_contract(held, client, redis):
+@pytest.fixture
+def batch_only(monkeypatch):
+    """The drain must work its chunks through the batch handler: falling back row by row fails the test."""
+    def row_by_row(inbox_id):
+        raise AssertionError(f"row {inbox_id} was worked alone: the batch path failed")
+
+    monkeypatch.setattr(inbox, "process_inbox_event", row_by_row)
+
+
+def test_a_storm_of_hooks_is_one_drain_job_and_one_run_per_contract(held, client, redis, batch_only):
     for contract_id in CONTRACTS:
         for payload in burst(contract_id):
             send(client, payload)
@@ -71,7 +79,7 @@ def test_a_storm_of_hooks_is_one_drain_job_and_one_run_per_contract(held, client
     assert all(s.escalated_at and s.reset_at and s.invoice_hint == f"{7:024x}" for s in states.values())
 
 
-def test_a_chunk_notes_the_same_facts_as_hooks_one_by_one(held, client, redis):
+def test_a_chunk_notes_the_same_facts_as_hooks_one_by_one(held, client, redis, monkeypatch):
     """The batched path and the single-hook path give the same contract state, whatever the order."""
     payloads = burst(CONTRACTS[0], 20)
     random.Random(7).shuffle(payloads)
@@ -83,6 +91,7 @@ def test_a_chunk_notes_the_same_facts_as_hooks_one_by_one(held, client, redis):
     db.session.execute(db.delete(ContractState))
     db.session.execute(db.update(InboxEvent).values(status="received", processed_at=None))
     db.session.commit()
+    monkeypatch.setattr(inbox, "process_inbox_event", lambda inbox_id: pytest.fail("the batch path failed"))
     drain_inbox("billwerk_webhook")
     db.session.expire_all()
     batched = ContractState.for_contracts(held.id, [CONTRACTS[0]])[CONTRACTS[0]]
@@ -133,6 +142,22 @@ def test_one_bad_row_fails_alone(held, client, redis, monkeypatch):
     by_id = {r.id: r for r in rows()}
     assert [by_id[i].status for i in ids] == ["processed", "failed", "processed"]
     assert "this one is bad" in by_id[ids[1]].error
+
+
+def test_a_failing_batch_is_worked_row_by_row(held, client, redis, monkeypatch, caplog):
+    ids = [send(client, hook("ContractChanged", c)) for c in CONTRACTS]
+    real = contract_updates.on_contract_events
+
+    def fails_for_a_chunk(account, items):
+        if len(items) > 1:
+            raise RuntimeError("the batch broke")
+        return real(account, items)
+
+    monkeypatch.setattr(contract_updates, "on_contract_events", fails_for_a_chunk)
+    work_default(redis)
+    by_id = {r.id: r for r in rows()}
+    assert [by_id[i].status for i in ids] == ["processed"] * 3
+    assert any(r.message == "inbox.batch.failed" for r in caplog.records)
 
 
 def test_a_drain_hands_the_worker_back_and_queues_the_rest(held, client, redis, monkeypatch):
@@ -217,9 +242,22 @@ def test_a_drain_whose_process_died_is_taken_over_once_its_lease_lapses(held, cl
     event_id = send(client, hook("PaymentEscalated", CONTRACTS[0]))
     get_queue("default").empty()
     redis.delete(inbox._drain_flag("billwerk_webhook"))       # the dead drain had cleared it
-    redis.set(inbox._drain_lease("billwerk_webhook"), "inbox-drain:dead", px=300)   # and held the lease
+    redis.set(inbox._drain_lease("billwerk_webhook"), "inbox-drain:dead", px=60_000)   # and held the lease
     assert sweep_inbox(older_than_s=0)["requeued"] == 0       # a holder: it may still be at work
-    time.sleep(0.4)                                            # LEASE_S later, in small
+    redis.delete(inbox._drain_lease("billwerk_webhook"))      # LEASE_S later nobody renewed it
     assert sweep_inbox(older_than_s=0)["requeued"] == 1
     work_default(redis)
     assert db.session.get(InboxEvent, event_id).status == "processed"
+
+
+def test_a_backlog_of_other_rows_does_not_hide_billwerk_rows_from_the_sweep(held, client, redis):
+    for n in range(3):
+        db.session.add(InboxEvent(source="hubspot_webhook", portal_id=held.id, method="POST", path="/x", headers={},
+                                  body=body([{"eventId": n}]).decode()))
+    db.session.commit()
+    event_id = send(client, hook("ContractChanged", CONTRACTS[0]))     # newest: beyond the limit below
+    get_queue("default").empty()
+    redis.delete(inbox._drain_flag("billwerk_webhook"))
+    assert sweep_inbox(older_than_s=0, limit=2)["requeued"] == 3        # two row jobs and the drain
+    assert redis.exists(inbox._drain_flag("billwerk_webhook"))
+    assert db.session.get(InboxEvent, event_id).status == "received"

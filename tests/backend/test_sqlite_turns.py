@@ -64,10 +64,13 @@ def test_a_second_writer_waits_for_its_turn_not_in_sqlites_busy_handler(engine, 
     first = engine.connect()
     first.execute(text("INSERT INTO t VALUES (1)"))
 
+    about_to_write = threading.Event()
+
     def second():
         try:
             with impatient.begin() as connection:
                 connection.execute(text("PRAGMA busy_timeout=0"))
+                about_to_write.set()
                 connection.execute(text("INSERT INTO t VALUES (2)"))
                 order.append("second wrote")
         except Exception as exc:  # noqa: BLE001 — reported below
@@ -75,8 +78,9 @@ def test_a_second_writer_waits_for_its_turn_not_in_sqlites_busy_handler(engine, 
 
     thread = threading.Thread(target=second)
     thread.start()
+    assert about_to_write.wait(10)
     time.sleep(0.3)
-    assert order == [] and errors == []            # waiting for its turn
+    assert thread.is_alive() and order == [] and errors == []   # waiting for its turn
     order.append("first commits")
     first.commit()
     first.close()

@@ -116,3 +116,16 @@ def test_without_redis_a_card_call_is_still_single_use(ctx, client, app, monkeyp
         assert inbound._first_use_redis(verified.signature) is True     # recorded in the database instead
         assert inbound._first_use_redis(verified.signature) is False
     assert db.session.execute(db.select(db.func.count()).select_from(UsedSignature)).scalar_one() == 1
+
+
+def test_a_card_button_keeps_its_signature_in_the_database(ctx, app, redis):
+    """A click acts: its single-use check is the database's, as for every stored delivery."""
+    from backend.models import UsedSignature
+    from backend.web import cards
+
+    connected_portal()
+    path = "/api/cards/companies/7/import?portalId=100001&appId=4242"
+    with app.test_request_context(path, method="POST", headers=v3_headers("POST", path)):
+        assert cards._portal(view=False).hub_id == 100001
+    assert db.session.execute(db.select(db.func.count()).select_from(UsedSignature)).scalar_one() == 1
+    assert not list(redis.scan_iter("hubwerk:used-signature:*"))

@@ -205,18 +205,23 @@ def sweep_inbox(older_than_s: float = SWEEP_AFTER_S, limit: int = 1000) -> dict:
         return {"requeued": queued, "signatures_purged": purged or 0}
 
 
+_CHUNK_COLUMNS = (InboxEvent.id, InboxEvent.source, InboxEvent.name, InboxEvent.portal_id, InboxEvent.billwerk_account_id,
+                  InboxEvent.dedupe_key, InboxEvent.method, InboxEvent.path, InboxEvent.headers, InboxEvent.body,
+                  InboxEvent.status, InboxEvent.received_at)
+
+
 def _process_chunk(source: str, ids: list[int]) -> list[str]:
     """The rows ``ids`` of ``source``: through its batch handler when it has one, with every row's
     outcome marked in one commit; row by row otherwise — and when the batch handler fails, so that
     one bad row fails alone and the others are worked off."""
     batch = BATCH_HANDLERS.get(source)
     if batch is not None and source in registered_handlers():
-        events = db.session.execute(db.select(InboxEvent).where(
-            InboxEvent.id.in_(ids), InboxEvent.status == "received").order_by(InboxEvent.id)).scalars().all()
-        for event in events:
-            # Read-only from here (marked below with UPDATEs): detached, so the handler's commits do not
-            # expire them and every later attribute read is not a query per row.
-            db.session.expunge(event)
+        # Read-only copies, outside the session (marked below with UPDATEs): the handler's commits do
+        # not expire them into a query per row, and a caller's own objects (a CLI run, a test sharing
+        # the session) are left alone.
+        rows = db.session.execute(db.select(*_CHUNK_COLUMNS).where(
+            InboxEvent.id.in_(ids), InboxEvent.status == "received").order_by(InboxEvent.id)).all()
+        events = [InboxEvent(**row._mapping) for row in rows]
         event_ids = [event.id for event in events]
         try:
             outcomes = batch(events)

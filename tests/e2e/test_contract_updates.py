@@ -289,6 +289,7 @@ def test_contracts_of_a_portal_are_written_in_batches_of_100(connector):
     connector.deliver()
     connector.hubspot.reset_calls()
     connector.billwerk.reset_calls()
+    connector.fresh_budget()   # the set-up's import runs spent the HubSpot budget; the measured step starts afresh
     for c in contracts:
         connector.billwerk.trigger("PaymentEscalated", contract_id=c["Id"])
         connector.billwerk.trigger("PaymentDataChanged", contract_id=c["Id"])

@@ -29,14 +29,18 @@ EVENT_HANDLERS: dict[str, Handler] = {
 }
 
 
+def _account(account_id: int | None) -> BillwerkAccount | None:
+    """The hook's billwerk account with its entities (one query), or ``None`` once disconnected."""
+    return db.session.get(BillwerkAccount, account_id, options=[joinedload(BillwerkAccount.entities)]) if account_id else None
+
+
 def handle_billwerk_delivery(event: InboxEvent) -> "str | tuple[str, str]":
     payload = json.loads(event.body)
     name = str(payload.get("Event") or "").strip() if isinstance(payload, dict) else ""
     handler = EVENT_HANDLERS.get(name)
     if handler is None:
         return "ignored", f"No handler for billwerk {name or 'webhook'} events in this version; replay it after upgrading."
-    account = db.session.get(BillwerkAccount, event.billwerk_account_id, options=[joinedload(BillwerkAccount.entities)]) \
-        if event.billwerk_account_id else None
+    account = _account(event.billwerk_account_id)
     if account is None:
         return "ignored", "The billwerk account of this webhook is no longer connected."
     outcome = handler(account, payload, event)
@@ -62,7 +66,7 @@ def handle_billwerk_deliveries(events: list[InboxEvent]) -> dict[int, "str | tup
         else:
             outcomes[event.id] = handle_billwerk_delivery(event)
     for account_id, items in contract_hooks.items():
-        account = db.session.get(BillwerkAccount, account_id, options=[joinedload(BillwerkAccount.entities)])
+        account = _account(account_id)
         if account is None:
             for _, event in items:
                 outcomes[event.id] = ("ignored", "The billwerk account of this webhook is no longer connected.")

@@ -64,6 +64,18 @@ def wait_for_closed_won(portal, deal: Deal) -> None:
         db.session.rollback()
 
 
+def requested_now(portal, deal: Deal, won: set[str], when: str) -> Outcome | None:
+    """A run started by the deal's properties (not a button or workflow): ``None`` when *Apply
+    changes* asks for it and the deal is closed-won, else how the run ends (``when``: what happens
+    once the deal is closed-won)."""
+    if deal.props.get("billwerk_apply_changes") != "request":
+        return Outcome.skipped("Apply changes in billwerk is not set to Request change.")
+    if deal.props.get("dealstage") not in won:
+        wait_for_closed_won(portal, deal)
+        return Outcome.skipped(f"The deal is not closed-won yet; {when} when it is.")
+    return None
+
+
 def failed_properties(message: str) -> dict:
     return {"billwerk_apply_changes": "failed", "billwerk_apply_message": message}
 
@@ -122,12 +134,8 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
             start_run(UPGRADE_FLOW, portal_id=portal.id, object_type="deal", object_id=deal.id)
             return Outcome.skipped("An up-/downgrade deal is executed, not created: handed to the up-/downgrade execution.")
         return Outcome.skipped("An up-/downgrade deal is executed, not created: use Execute up-/downgrade.")
-    if not explicit:
-        if props.get("billwerk_apply_changes") != "request":
-            return Outcome.skipped("Apply changes in billwerk is not set to Request change.")
-        if props.get("dealstage") not in won:
-            wait_for_closed_won(portal, deal)
-            return Outcome.skipped("The deal is not closed-won yet; the contract is created when it is.")
+    if not explicit and (waiting := requested_now(portal, deal, won, "the contract is created")) is not None:
+        return waiting
     row = preview_of(portal, deal.id)
     if row is not None and row.status == "valid" and row.cart_hash == deal.hash:
         return None

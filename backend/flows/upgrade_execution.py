@@ -33,7 +33,7 @@ from backend.extensions import db
 from backend.flows.batches import Outcome, batch_of
 from backend.flows.context import portal_context
 from backend.flows.contract_creation import (AGAIN, admit_checked, applied_properties, contract_link, failed_properties,
-                                             wait_for_closed_won)
+                                             requested_now)
 from backend.flows.deal_orders import ApplyRefused, apply_order, discard_refused, mark_written_back, order_of
 from backend.flows.deals import Deal, load_deals, preview_of, write_deals
 from backend.flows.records import properties_by_id
@@ -120,12 +120,8 @@ def _admit(portal, account, deal: Deal, explicit: bool, won: set[str], writes: d
                                "(use Create contract).")
     if (props.get("billwerk_sync_stopped") or "").lower() == "true" or (link is not None and link.sync_stopped):
         return Outcome.skipped("The contract moved to a newer up-/downgrade deal; this deal is not executed any more.")
-    if not explicit:
-        if props.get("billwerk_apply_changes") != "request":
-            return Outcome.skipped("Apply changes in billwerk is not set to Request change.")
-        if props.get("dealstage") not in won:
-            wait_for_closed_won(portal, deal)
-            return Outcome.skipped("The deal is not closed-won yet; the up-/downgrade is executed when it is.")
+    if not explicit and (waiting := requested_now(portal, deal, won, "the up-/downgrade is executed")) is not None:
+        return waiting
     order = order_of(portal, deal.id)
     if order is not None and order.status in ("committed", "committing", "created"):
         return None   # an order is under way: finish it, never start a second one

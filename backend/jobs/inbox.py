@@ -182,9 +182,11 @@ def sweep_inbox(older_than_s: float = SWEEP_AFTER_S, limit: int = 1000) -> dict:
     was lost, and forget v3 signatures whose window has passed."""
     with app_context():
         cutoff = utcnow() - timedelta(seconds=older_than_s)
-        rows = db.session.execute(db.select(InboxEvent.id, InboxEvent.source).where(
-            InboxEvent.status == "received", InboxEvent.received_at <= cutoff,
-            InboxEvent.source.in_(sorted(registered_handlers()))).order_by(InboxEvent.id).limit(limit)).all()
+        # Rows worked one job each (a drained source's backlog cannot fill the limit and hide them).
+        row_by_row = sorted(set(registered_handlers()) - DRAINED_SOURCES)
+        rows = db.session.execute(db.select(InboxEvent.id).where(
+            InboxEvent.status == "received", InboxEvent.received_at <= cutoff, InboxEvent.source.in_(row_by_row))
+            .order_by(InboxEvent.id).limit(limit)).scalars().all()
         queued = 0
         # A drained source gets a drain unless one is at work (it queues its successor) or waiting
         # (its flag is set); a lost drain's flag has expired by now. Asked per source, so that a backlog
@@ -194,8 +196,8 @@ def sweep_inbox(older_than_s: float = SWEEP_AFTER_S, limit: int = 1000) -> dict:
                 InboxEvent.status == "received", InboxEvent.source == source, InboxEvent.received_at <= cutoff).limit(1)).first()
             if waiting is not None and holder(redis_connection(), _drain_lease(source)) is None:
                 queued += int(request_drain(source))
-        for event_id, source in rows:
-            if source not in DRAINED_SOURCES and not _waiting(event_id):
+        for event_id in rows:
+            if not _waiting(event_id):
                 get_queue("default").enqueue("backend.jobs.inbox.process_inbox_event", event_id, job_id=_job_id(event_id))
                 queued += 1
         purged = db.session.execute(db.delete(UsedSignature).where(UsedSignature.expires_at < utcnow())).rowcount

@@ -8,6 +8,12 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("WEB_THREADS", "4"))
 worker_class = "gthread"
+# A worker takes a connection only when a thread is free for it; the others wait in the kernel's
+# accept queue for whichever worker frees a thread first. With gunicorn's default (1,000) one worker
+# takes connections its threads cannot serve yet while the other idles: card views' p99 was ~2.5x
+# their p50 (bench/cards.py), now ~1.5x. No connection is kept alive idle, so none holds a slot.
+worker_connections = threads
+keepalive = 0
 timeout = 60
 graceful_timeout = 20
 # One JSON line per request comes from the app itself, with its request id.

@@ -38,6 +38,7 @@ import multiprocessing
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -198,6 +199,8 @@ def _client(host: str, port: int, requests_: list[tuple[str, str, bytes]], secre
     sys.path.insert(0, str(ROOT))
     from backend.security.hubspot_signature import signature_v3
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_at_start = usage.ru_utime + usage.ru_stime
     deadline = time.perf_counter() + seconds
     latencies: list[float] = []
     statuses: collections.Counter = collections.Counter()
@@ -233,7 +236,8 @@ def _client(host: str, port: int, requests_: list[tuple[str, str, bytes]], secre
         thread.start()
     for thread in threads:
         thread.join()
-    results.put((latencies, dict(statuses)))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    results.put((latencies, dict(statuses), usage.ru_utime + usage.ru_stime - cpu_at_start))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -332,23 +336,23 @@ def main() -> int:
                     cpu_before = cpu_seconds(pids)
                     with Window(sandboxes, PORTAL) as window:
                         process.start()
-                        latencies, statuses = results.get()
+                        latencies, statuses, client_cpu = results.get()
                         process.join()
                     cpu = cpu_seconds(pids) - cpu_before
                     by_endpoint = collections.Counter(f"{c['method']} {endpoint(c['path'])}" for c in window.hubspot)
-                    rows.append((card, seconds, latencies, statuses, window, by_endpoint, cpu, os.getloadavg()))
+                    rows.append((card, seconds, latencies, statuses, window, by_endpoint, cpu, client_cpu, os.getloadavg()))
     sandboxes.close()
 
     print(f"{'':16}{'views':>8}{'views/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}{'not 200':>8}"
-          f"{'HubSpot/view':>13}{'billwerk/view':>14}{'CPU ms/view':>12}{'load 1/5 min':>14}")
-    for card, seconds, latencies, statuses, window, _, cpu, load in rows:
+          f"{'HubSpot/view':>13}{'billwerk/view':>14}{'CPU ms/view':>12}{'client ms/view':>15}{'load 1/5 min':>14}")
+    for card, seconds, latencies, statuses, window, _, cpu, client_cpu, load in rows:
         views = len(latencies)
         failed = sum(n for status, n in statuses.items() if status != 200)
         print(f"  {card:<14}{views:>8}{views / seconds:>9.1f}{statistics.median(latencies):>8.1f}"
               f"{percentile(latencies, 95):>8.1f}{percentile(latencies, 99):>8.1f}{max(latencies):>8.1f}{failed:>8}"
               f"{window.hubspot_calls / max(views, 1):>13.3f}{window.billwerk_calls / max(views, 1):>14.3f}"
-              f"{cpu * 1000 / max(views, 1):>12.2f}{f'{load[0]:.2f} / {load[1]:.2f}':>14}")
-    for card, _s, _lat, statuses, _window, by_endpoint, _cpu, _load in rows:
+              f"{cpu * 1000 / max(views, 1):>12.2f}{client_cpu * 1000 / max(views, 1):>15.2f}{f'{load[0]:.2f} / {load[1]:.2f}':>14}")
+    for card, _s, _lat, statuses, _window, by_endpoint, _cpu, _client_cpu, _load in rows:
         calls = "; ".join(f"{n} {name}" for name, n in by_endpoint.most_common()) or "none"
         print(f"  {card}: answers {dict(sorted(statuses.items(), key=str))}; HubSpot calls: {calls}")
     print(f"machine: {os.cpu_count()} cores, load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

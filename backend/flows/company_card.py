@@ -19,7 +19,7 @@ from backend.flows.customer_updates import PUSH_UPDATE
 from backend.flows.linking import customer_name, link_company, unlink_company
 from backend.mapping.customer import validate_customer
 from backend.mapping.problems import record_url
-from backend.models import CustomerLink, Portal
+from backend.models import BillwerkAccount, CustomerLink, Portal
 
 IMPORT_FLOWS = ("import_company", "import_customer_for_deal")
 STATUS_LABELS = {"not_connected": "billwerk not connected", "ready": "Ready to import", "invalid": "Needs fixing",
@@ -47,7 +47,7 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     read. The link and its customer's name, the last import run: the connector's database."""
     settings = current_app.config["HUBWERK"]
     company_url = record_url(settings.hubspot_app_base_url, portal.hub_id, "company", company_id)
-    account = card_reads.billwerk_account(portal)
+    account = card_reads.account_of(portal)
     props = properties if properties is not None else company_properties(portal, company_id, hubspot)
     payload = {"company": {"id": str(company_id), "name": props.get("name") or "", "url": company_url},
                "entity": None, "billwerk": None, "errors": [], "lastSync": _last_sync(portal, company_id), "actions": []}
@@ -81,6 +81,9 @@ def _customer_name(account, link: CustomerLink) -> str | None:
     once and keeps the name (a customer billwerk no longer has keeps its id as the name)."""
     if link.billwerk_customer_name:
         return link.billwerk_customer_name
+    if isinstance(account, card_reads.ViewAccount):  # a view's copy has no credentials
+        account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.base_url == account.base_url,
+                                                                      BillwerkAccount.portal_id == link.portal_id)).scalar_one()
     try:
         name = customer_name(client_for(account, link.entity_id).get_customer(link.billwerk_customer_id))
     except ApiNotFound:

@@ -93,17 +93,18 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
         "entity": None, "company": None, "problems": [], "preview": None, "upgrade": None, "billing": None,
         "runs": [], "actions": [], "busy": False,
     }
-    account = card_reads.billwerk_account(portal)
+    account = card_reads.account_of(portal)
     refresh = {"id": "refresh", "label": "Refresh"}
     if account is None:
         return payload | {"status": "not_connected", "statusLabel": STATUS_LABELS["not_connected"], "actions": [refresh]}
-    row = card_reads.deal_preview(portal, deal_id)
-    link = card_reads.contract_link(portal, deal_id)
+    root = account.root_entity
+    rows = card_reads.deal_rows(portal, deal_id, root.entity_id if root else None)
+    row, link = rows.preview, rows.link
     entity_id = (row.entity_id if row else None) or (props.get("billwerk_entity") or "").strip() or None
     entity = account.entity(entity_id)
     if entity is not None:
         payload["entity"] = {"id": entity.entity_id, "name": entity.name}
-    payload["company"] = _company(settings, portal, account, row, deal_id)
+    payload["company"] = _company(settings, portal, account, rows, deal_id)
     if row is not None:
         payload["problems"] = [{"field": p["field"], "message": p["message"],
                                 "url": _link_url(settings, portal, p["object_type"], p["object_id"])} for p in row.problems or []]
@@ -115,7 +116,7 @@ def deal_payload(portal: Portal, deal_id: str, hubspot: HubSpotClient | None = N
     busy = [r for r in runs if r.status in ("queued", "running") and not is_stuck(r)]
     payload["busy"] = bool(busy)
     payload["billing"] = billing_health(portal, account, props, link)
-    payload["upgrade"] = upgrade_comparison(portal, deal_id, props, row)
+    payload["upgrade"] = upgrade_comparison(portal, deal_id, props, row, link)
     if payload["syncStopped"] or (link is not None and link.sync_stopped):
         payload["syncStopped"] = True
         status = "sync_stopped"
@@ -147,16 +148,19 @@ def _closed_won(portal: Portal, stage: str | None, hubspot: HubSpotClient | None
     return bool(stage) and stage in closed_won_stages_for_views(portal, hubspot)
 
 
-def _company(settings, portal: Portal, account, row, deal_id: str) -> dict | None:
-    """The deal's company as the connector last saw it: at the deal's validation, else at the
-    customer import of its company (the card reads no associations from HubSpot)."""
-    company_id, name, entity_id = (row.hubspot_company_id, row.company_name, row.entity_id) if row is not None else (None, None, None)
+def _company(settings, portal: Portal, account, rows: card_reads.DealRows, deal_id: str) -> dict | None:
+    """The deal's company as the connector last saw it: at the deal's validation (its customer came
+    with ``deal_rows``), else at the customer import of its company (the card reads no associations
+    from HubSpot)."""
+    row = rows.preview
+    company_id, name = (row.hubspot_company_id, row.company_name) if row is not None else (None, None)
+    customer = rows.customer_id
     if not company_id:
         seen = card_reads.seen_at_import(portal, deal_id)
         if seen is None:
             return None
         company_id, name, entity_id = seen
-    customer = card_reads.linked_customer_id(portal, company_id, entity_id or account.entities[0].entity_id)
+        customer = card_reads.linked_customer_id(portal, company_id, entity_id or account.entities[0].entity_id)
     return {"id": company_id, "name": name or "", "url": _link_url(settings, portal, "company", company_id),
             "billwerkCustomerId": customer, "customerUrl": billwerk_customer_url(account.base_url, customer) if customer else None}
 
@@ -210,11 +214,12 @@ def billing_health(portal: Portal, account, props: dict, link: ContractLink | No
             "updatedAt": link.updated_at.isoformat() if link and link.updated_at else None}
 
 
-def upgrade_comparison(portal: Portal, deal_id: str, props: dict, row) -> dict | None:
+def upgrade_comparison(portal: Portal, deal_id: str, props: dict, row, link) -> dict | None:
     """Up-/downgrade deals: today's contract against the previewed one (``UpgradeComparison``), as
     the last validation computed it (:func:`backend.flows.upgrade_validation.check_upgrade`);
-    signup deals have none, nor does an executed one (its "today" is the past)."""
-    if row is None or not row.shown or deal_type(props) != "upgrade" or ContractLink.for_deal(portal.id, deal_id) is not None:
+    signup deals have none, nor does an executed one (``link``, the deal's contract link: its
+    "today" is the past)."""
+    if row is None or not row.shown or deal_type(props) != "upgrade" or link is not None:
         return None
     return row.shown.get("upgrade")
 

@@ -9,11 +9,11 @@ shown: the buttons' flows read the record from HubSpot themselves. Views are rea
 stored; button clicks are."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
-from backend.errors import HubwerkError
+from backend.errors import HubwerkError, NotFound
 from backend.ids import is_id
-from backend.flows import company_card, deal_card
+from backend.flows import card_reads, company_card, deal_card
 from backend.web import inbound
 
 bp = Blueprint("cards", __name__, url_prefix="/api/cards")
@@ -29,11 +29,20 @@ MAX_PROPERTY_CHARS = 65_536  # HubSpot's limit for a text property value
 
 
 def _portal(view: bool = True):
-    # A view is a read: its used signature is kept in Redis. A button acts: kept in the database,
-    # like every delivery that is stored (Redis failing over cannot make a replay act twice).
+    # A view is a read: its used signature is kept in Redis, and its portal is a plain-value copy
+    # (card_reads.view_portal). A button acts: its signature is kept in the database, like every
+    # delivery that is stored (Redis failing over cannot make a replay act twice), on the Portal row.
     inbound.authenticate_hubspot(accept=("v3",), used_in_redis=view)
     inbound.check_app_id()
-    return inbound.installed_portal(request.args.get("portalId"))
+    if not view:
+        return inbound.installed_portal(request.args.get("portalId"))
+    hub_id = request.args.get("portalId")
+    if not is_id(hub_id):
+        raise HubwerkError("The portalId query parameter is missing or not a number.", code="bad_request", status=400)
+    portal = card_reads.view_portal(int(hub_id), g.get("view_generation"))
+    if portal is None or portal.status == "revoked":
+        raise NotFound(f"The connector is not installed in HubSpot portal {hub_id}.", code="portal_not_installed")
+    return portal
 
 
 def _object_id(value: str) -> str:

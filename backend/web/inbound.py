@@ -12,13 +12,14 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import current_app, g, request
 from redis.exceptions import RedisError
 from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
 from backend.errors import HubwerkError, NotFound, Unauthorized
+from backend.flows import card_reads
 from backend.ids import is_id
 from backend.extensions import db
 from backend.models import BillwerkAccount, BillwerkEntity, InboxEvent, Portal, UsedSignature, utcnow
@@ -82,13 +83,20 @@ def _first_use(signature: str) -> bool:
 
 
 def _first_use_redis(signature: str) -> bool:
-    """``_first_use`` in Redis: one ``SET NX`` for as long as the database row would be kept."""
+    """``_first_use`` in Redis: one ``SET NX`` for as long as the database row would be kept. The
+    same round trip reads the generation of the card views' portal memo (``g.view_generation``,
+    see ``card_reads.view_portal``); without Redis there is none and the view reads the database."""
     digest = hashlib.sha256(signature.encode()).hexdigest()
     try:
         redis = current_app.extensions["hubwerk.redis"]()
-        return bool(redis.set(f"hubwerk:used-signature:{digest}", b"1", nx=True, px=2 * hubspot_signature.V3_MAX_AGE_MS))
+        pipe = redis.pipeline(transaction=False)
+        pipe.set(f"hubwerk:used-signature:{digest}", b"1", nx=True, px=2 * hubspot_signature.V3_MAX_AGE_MS)
+        pipe.get(card_reads.VIEW_GENERATION_KEY)
+        first, generation = pipe.execute()
     except (RedisError, OSError):
         return _first_use(signature)
+    g.view_generation = generation or b"0"
+    return bool(first)
 
 
 def refuse_repeated_parameters() -> None:

@@ -248,7 +248,7 @@ _DEAL_ROWS = (db.select(_P.id.label("p_id"), _P.entity_id.label("p_entity_id"), 
               .outerjoin(_P, (_P.portal_id == bindparam("portal")) & (_P.hubspot_deal_id == bindparam("deal")))
               .outerjoin(_L, (_L.portal_id == bindparam("portal")) & (_L.hubspot_deal_id == bindparam("deal")))
               .outerjoin(_C, (_C.portal_id == bindparam("portal")) & (_C.hubspot_company_id == _P.hubspot_company_id)
-                         & (_C.entity_id == func.coalesce(_P.entity_id, bindparam("root_entity")))))
+                         & (_C.entity_id == func.coalesce(func.nullif(_P.entity_id, ""), bindparam("root_entity")))))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.extensions import db
+from backend.models.billwerk import pick_entity
 from backend.models import BillwerkAccount, BillwerkEntity, ContractLink, CustomerLink, ImportCandidate, Portal, SyncRun
 from backend.models.deals import DealPreview
 
@@ -38,10 +39,6 @@ _ACCOUNT = (db.select(BillwerkAccount)
             .options(joinedload(BillwerkAccount.entities), defer(BillwerkAccount.client_secret),
                      defer(BillwerkAccount.webhook_password), defer(BillwerkAccount.webhook_events))
             .where(BillwerkAccount.portal_id == bindparam("portal")))
-_PREVIEW = (db.select(DealPreview).options(defer(DealPreview.request), defer(DealPreview.response))
-            .where(DealPreview.portal_id == bindparam("portal"), DealPreview.hubspot_deal_id == bindparam("deal")))
-_CONTRACT_LINK = db.select(ContractLink).where(ContractLink.portal_id == bindparam("portal"),
-                                               ContractLink.hubspot_deal_id == bindparam("deal"))
 _SEEN_AT_IMPORT = (db.select(ImportCandidate.hubspot_company_id, ImportCandidate.company_name, ImportCandidate.entity_id)
                    .where(ImportCandidate.portal_id == bindparam("portal"), ImportCandidate.hubspot_deal_id == bindparam("deal"))
                    .order_by(ImportCandidate.id.desc()).limit(1))
@@ -66,14 +63,6 @@ def billwerk_account(portal: Portal) -> BillwerkAccount | None:
     account = db.session.execute(_ACCOUNT, {"portal": portal.id}).unique().scalar_one_or_none()
     set_committed_value(portal, "billwerk_account", account)
     return account
-
-
-def deal_preview(portal: Portal, deal_id: str) -> DealPreview | None:
-    return db.session.execute(_PREVIEW, {"portal": portal.id, "deal": str(deal_id)}).scalar_one_or_none()
-
-
-def contract_link(portal: Portal, deal_id: str) -> ContractLink | None:
-    return db.session.execute(_CONTRACT_LINK, {"portal": portal.id, "deal": str(deal_id)}).scalar_one_or_none()
 
 
 def seen_at_import(portal: Portal, deal_id: str) -> tuple[str, str | None, str | None] | None:
@@ -128,10 +117,7 @@ class ViewAccount:
 
     def entity(self, entity_id: str | None) -> ViewEntity | None:
         """``BillwerkAccount.entity``: the entity with this id; ``None``/empty means the root entity."""
-        if not entity_id:
-            return self.root_entity
-        wanted = entity_id.strip().lower()
-        return next((e for e in self.entities if e.entity_id == wanted), None)
+        return pick_entity(self.entities, entity_id)
 
 
 @dataclass(frozen=True)
@@ -225,13 +211,6 @@ def account_of(portal) -> "ViewAccount | BillwerkAccount | None":
 
 # -- a deal card's own rows in one query ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class DealRows:
-    preview: object | None        # DealPreview's card columns (entity_id, hubspot_company_id, company_name, status, problems, shown)
-    link: object | None           # ContractLink's columns
-    customer_id: str | None       # the billwerk customer linked to the preview's company (in its entity)
-
-
 _P = aliased(DealPreview)
 _L = aliased(ContractLink)
 _C = aliased(CustomerLink)
@@ -270,6 +249,13 @@ class LinkView:
     origin_deal_id: str | None
     sync_stopped: bool
     updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DealRows:
+    preview: PreviewView | None   # the deal's last validation (DealPreview's card columns)
+    link: LinkView | None         # its contract link
+    customer_id: str | None       # the billwerk customer linked to the validated company (in its entity)
 
 
 def deal_rows(portal, deal_id: str, root_entity: str | None) -> DealRows:

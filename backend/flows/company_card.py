@@ -82,8 +82,7 @@ def _customer_name(account, link: CustomerLink) -> str | None:
     if link.billwerk_customer_name:
         return link.billwerk_customer_name
     if isinstance(account, card_reads.ViewAccount):  # a view's copy has no credentials
-        account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.base_url == account.base_url,
-                                                                      BillwerkAccount.portal_id == link.portal_id)).scalar_one()
+        account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.portal_id == link.portal_id)).scalar_one()
     try:
         name = customer_name(client_for(account, link.entity_id).get_customer(link.billwerk_customer_id))
     except ApiNotFound:

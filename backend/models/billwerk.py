@@ -43,10 +43,15 @@ class BillwerkAccount(db.Model):
 
     def entity(self, entity_id: str | None) -> "BillwerkEntity | None":
         """The entity with this id; ``None``/empty means the root entity."""
-        if not entity_id:
-            return self.root_entity
-        wanted = entity_id.strip().lower()
-        return next((e for e in self.entities if e.entity_id == wanted), None)
+        return pick_entity(self.entities, entity_id)
+
+
+def pick_entity(entities, entity_id: str | None):
+    """The entity with this id among ``entities`` (root first); ``None``/empty means the root entity."""
+    if not entity_id:
+        return entities[0] if entities else None
+    wanted = entity_id.strip().lower()
+    return next((e for e in entities if e.entity_id == wanted), None)
 
 
 class BillwerkEntity(db.Model):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from backend.errors import HubwerkError, NotFound
+from backend.errors import HubwerkError
 from backend.ids import is_id
 from backend.flows import card_reads, company_card, deal_card
 from backend.web import inbound
@@ -36,13 +36,8 @@ def _portal(view: bool = True):
     inbound.check_app_id()
     if not view:
         return inbound.installed_portal(request.args.get("portalId"))
-    hub_id = request.args.get("portalId")
-    if not is_id(hub_id):
-        raise HubwerkError("The portalId query parameter is missing or not a number.", code="bad_request", status=400)
-    portal = card_reads.view_portal(int(hub_id), g.get("view_generation"))
-    if portal is None or portal.status == "revoked":
-        raise NotFound(f"The connector is not installed in HubSpot portal {hub_id}.", code="portal_not_installed")
-    return portal
+    return inbound.installed_portal(request.args.get("portalId"),
+                                    read=lambda hub_id: card_reads.view_portal(int(hub_id), g.get("view_generation")))
 
 
 def _object_id(value: str) -> str:

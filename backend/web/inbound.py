@@ -119,11 +119,12 @@ _PORTAL_BY_HUB_ID = (db.select(Portal).options(defer(Portal.access_token), defer
                      .where(Portal.hub_id == bindparam("hub_id")))
 
 
-def installed_portal(hub_id_raw: str | None) -> Portal:
-    """The portal a signed request names; 404 when the connector is not installed there."""
+def installed_portal(hub_id_raw: str | None, read=None) -> Portal:
+    """The portal a signed request names; 404 when the connector is not installed there. ``read``
+    (hub id -> portal or None) replaces the Portal row look-up (card views: ``card_reads.view_portal``)."""
     if not is_id(hub_id_raw):
         raise HubwerkError("The portalId query parameter is missing or not a number.", code="bad_request", status=400)
-    portal = portal_by_hub_id(hub_id_raw)
+    portal = (read or portal_by_hub_id)(hub_id_raw)
     if portal is None or portal.status == "revoked":
         raise NotFound(f"The connector is not installed in HubSpot portal {hub_id_raw}.", code="portal_not_installed")
     return portal

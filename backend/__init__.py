@@ -24,9 +24,11 @@ def create_app(settings: Settings | None = None, config: dict | None = None) -> 
     from backend.logs import configure_logging
     from backend.redis_store import client_for, embedded_redis_url
     from backend.web import register_web
+    from backend.web.sessions import CookieSessions
 
     settings = settings or load_settings()
     app = Flask(__name__, instance_path=str(settings.instance_path), template_folder="web/templates", static_folder="web/static")
+    app.session_interface = CookieSessions()
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SQLALCHEMY_DATABASE_URI=settings.database_url,

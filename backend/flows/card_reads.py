@@ -57,6 +57,12 @@ _COMPANY_LINK = (db.select(CustomerLink).where(CustomerLink.portal_id == bindpar
                  .order_by(CustomerLink.id).limit(1))
 
 
+def _core(statement, params: dict):
+    """A read of plain columns on the session's connection (its transaction, no ORM result
+    processing: about a third of a small query's cost in Python)."""
+    return db.session.connection().execute(statement, params)
+
+
 def billwerk_account(portal: Portal) -> BillwerkAccount | None:
     """``portal.billwerk_account`` with its entities, in one query; kept on ``portal``, so later
     uses in this request ask nothing more."""
@@ -67,23 +73,23 @@ def billwerk_account(portal: Portal) -> BillwerkAccount | None:
 
 def seen_at_import(portal: Portal, deal_id: str) -> tuple[str, str | None, str | None] | None:
     """(company id, company name, entity id) of the deal's company as the customer import last saw it."""
-    row = db.session.execute(_SEEN_AT_IMPORT, {"portal": portal.id, "deal": str(deal_id)}).first()
+    row = _core(_SEEN_AT_IMPORT, {"portal": portal.id, "deal": str(deal_id)}).first()
     return tuple(row) if row is not None else None
 
 
 def linked_customer_id(portal: Portal, company_id: str, entity_id: str) -> str | None:
-    return db.session.execute(_CUSTOMER_ID, {"portal": portal.id, "company": str(company_id), "entity": entity_id}).scalar_one_or_none()
+    return _core(_CUSTOMER_ID, {"portal": portal.id, "company": str(company_id), "entity": entity_id}).scalar_one_or_none()
 
 
 def recent_runs(portal: Portal, object_type: str, object_id: str, flows) -> list:
     """The record's newest runs of ``flows``, newest first: rows with a run's ``id``, ``flow``,
     ``status``, ``error`` and times (read-only, as a card shows them)."""
-    return list(db.session.execute(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
+    return list(_core(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
                                            "flows": list(flows)}))
 
 
 def last_run(portal: Portal, object_type: str, object_id: str, flows):
-    return db.session.execute(_LAST_RUN, {"portal": portal.id, "kind": object_type, "object": str(object_id),
+    return _core(_LAST_RUN, {"portal": portal.id, "kind": object_type, "object": str(object_id),
                                           "flows": list(flows)}).first()
 
 
@@ -145,7 +151,7 @@ _memo_lock = threading.Lock()
 
 def read_view_portal(hub_id: int) -> ViewPortal | None:
     """The portal and its billwerk account in one query of plain columns."""
-    rows = db.session.execute(_VIEW_PORTAL, {"hub_id": int(hub_id)}).all()
+    rows = _core(_VIEW_PORTAL, {"hub_id": int(hub_id)}).all()
     if not rows:
         return None
     first = rows[0]
@@ -261,7 +267,7 @@ class DealRows:
 def deal_rows(portal, deal_id: str, root_entity: str | None) -> DealRows:
     """The deal's last validation, its contract link and the customer linked to the validated
     company, in one query (``root_entity``: the company's entity when the validation names none)."""
-    r = db.session.execute(_DEAL_ROWS, {"portal": portal.id, "deal": str(deal_id), "root_entity": root_entity or ""}).first()
+    r = _core(_DEAL_ROWS, {"portal": portal.id, "deal": str(deal_id), "root_entity": root_entity or ""}).first()
     preview = link = None
     if r is not None and r.p_id is not None:
         preview = PreviewView(r.p_entity_id, r.p_company_id, r.p_company_name, r.p_status, r.p_problems or [], r.p_shown)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -49,18 +50,13 @@ def signature_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str
     return base64.b64encode(hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()).decode("ascii")
 
 
+_V3_ESCAPE = re.compile("|".join(_V3_DECODE), re.IGNORECASE)
+
+
 def v3_decoded_uri(uri: str) -> str:
-    out = []
-    i = 0
-    while i < len(uri):
-        escape = uri[i:i + 3].upper()
-        if uri[i] == "%" and escape in _V3_DECODE:
-            out.append(_V3_DECODE[escape])
-            i += 3
-        else:
-            out.append(uri[i])
-            i += 1
-    return "".join(out)
+    if "%" not in uri:
+        return uri
+    return _V3_ESCAPE.sub(lambda m: _V3_DECODE[m.group(0).upper()], uri)
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,8 @@ def verify(
         age = now_ms - int(timestamp)
         if abs(age) > V3_MAX_AGE_MS:
             raise SignatureError("v3 timestamp is more than five minutes away from now")
-        candidates = {uri, v3_decoded_uri(uri)}
+        decoded = v3_decoded_uri(uri)
+        candidates = (uri,) if decoded == uri else (uri, decoded)
         if any(hmac.compare_digest(signature_v3(secret, method, u, body, timestamp).encode(), v3.encode()) for u in candidates):
             return Verified("v3", v3, int(timestamp))
         raise SignatureError("v3 signature does not match")

@@ -44,6 +44,8 @@ def test_v3_accepts_fresh_and_decoded_uris():
     decoded_sig = headers_v3(v3_decoded_uri(encoded), b"", NOW)
     assert verify(secret=SECRET, method="POST", uri=encoded, body=b"", headers=decoded_sig, now_ms=NOW, accept=("v3",))
     assert v3_decoded_uri(encoded) == "https://x.example/api/cards/deals/1?userEmail=a@b.com&portalId=1"
+    # HubSpot's table only, either case; other escapes (here %20 and %25) stay as sent
+    assert v3_decoded_uri("/a?x=%3a%2F%20%%3A%25%2c") == "/a?x=:/%20%:%25,"
 
 
 @pytest.mark.parametrize("case", ["stale", "future", "tampered-body", "tampered-query", "wrong-secret", "no-timestamp", "non-numeric-ts"])

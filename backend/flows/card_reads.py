@@ -50,10 +50,10 @@ _RUNS = (db.select(SyncRun.id, SyncRun.flow, SyncRun.status, SyncRun.error, Sync
                    SyncRun.finished_at)
          .where(SyncRun.portal_id == bindparam("portal"), SyncRun.object_type == bindparam("kind"),
                 SyncRun.object_id == bindparam("object"), SyncRun.flow.in_(bindparam("flows", expanding=True)))
-         .order_by(SyncRun.id.desc()).limit(RUNS_READ))
-_LAST_RUN = _RUNS.limit(1)
-_COMPANY_LINK = (db.select(CustomerLink).where(CustomerLink.portal_id == bindparam("portal"),
-                                               CustomerLink.hubspot_company_id == bindparam("company"))
+         .order_by(SyncRun.id.desc()).limit(bindparam("limit")))  # one statement for both reads: one compiled form
+_COMPANY_LINK = (db.select(CustomerLink.id, CustomerLink.portal_id, CustomerLink.entity_id, CustomerLink.billwerk_customer_id,
+                           CustomerLink.billwerk_customer_name, CustomerLink.origin)
+                 .where(CustomerLink.portal_id == bindparam("portal"), CustomerLink.hubspot_company_id == bindparam("company"))
                  .order_by(CustomerLink.id).limit(1))
 
 
@@ -85,17 +85,19 @@ def recent_runs(portal: Portal, object_type: str, object_id: str, flows) -> list
     """The record's newest runs of ``flows``, newest first: rows with a run's ``id``, ``flow``,
     ``status``, ``error`` and times (read-only, as a card shows them)."""
     return list(_core(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                                           "flows": list(flows)}))
+                              "flows": list(flows), "limit": RUNS_READ}))
 
 
 def last_run(portal: Portal, object_type: str, object_id: str, flows):
-    return _core(_LAST_RUN, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                                          "flows": list(flows)}).first()
+    return _core(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
+                         "flows": list(flows), "limit": 1}).first()
 
 
-def company_link(portal: Portal, company_id: str) -> CustomerLink | None:
-    """The company's customer link in any entity (``CustomerLink.for_company`` without an entity)."""
-    return db.session.execute(_COMPANY_LINK, {"portal": portal.id, "company": str(company_id)}).scalar_one_or_none()
+def company_link(portal: Portal, company_id: str):
+    """The company's customer link in any entity (``CustomerLink.for_company`` without an entity), as
+    a row of the columns the card shows: ``id``, ``portal_id``, ``entity_id``, ``billwerk_customer_id``,
+    ``billwerk_customer_name``, ``origin``."""
+    return _core(_COMPANY_LINK, {"portal": portal.id, "company": str(company_id)}).first()
 
 
 # -- a view's portal and account, kept per process -------------------------------------------------------

@@ -76,11 +76,15 @@ def company_payload(portal: Portal, company_id: str, hubspot: HubSpotClient | No
     return payload | {"status": status, "statusLabel": STATUS_LABELS[status], "actions": actions}
 
 
-def _customer_name(account, link: CustomerLink) -> str | None:
-    """The name stored with the link. A link made before names were stored is read from billwerk
-    once and keeps the name (a customer billwerk no longer has keeps its id as the name)."""
+def _customer_name(account, link) -> str | None:
+    """The name stored with the link (``link``: a ``card_reads.company_link`` row). A link made
+    before names were stored is read from billwerk once and keeps the name (a customer billwerk no
+    longer has keeps its id as the name)."""
     if link.billwerk_customer_name:
         return link.billwerk_customer_name
+    stored = db.session.get(CustomerLink, link.id)
+    if stored is None:  # unlinked meanwhile
+        return None
     if isinstance(account, card_reads.ViewAccount):  # a view's copy has no credentials
         account = db.session.execute(db.select(BillwerkAccount).where(BillwerkAccount.portal_id == link.portal_id)).scalar_one()
     try:
@@ -89,9 +93,9 @@ def _customer_name(account, link: CustomerLink) -> str | None:
         name = link.billwerk_customer_id
     except (ApiError, HubwerkError):
         return None
-    link.billwerk_customer_name = (name or link.billwerk_customer_id)[:255]
+    stored.billwerk_customer_name = (name or link.billwerk_customer_id)[:255]
     db.session.commit()
-    return link.billwerk_customer_name
+    return stored.billwerk_customer_name
 
 
 def _last_sync(portal: Portal, company_id: str) -> dict | None:

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, event, func, literal_column
+from sqlalchemy import bindparam, event, func, literal_column, or_
 from sqlalchemy.orm import Session, aliased, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -46,11 +46,24 @@ _CUSTOMER_ID = db.select(CustomerLink.billwerk_customer_id).where(
     CustomerLink.portal_id == bindparam("portal"), CustomerLink.hubspot_company_id == bindparam("company"),
     CustomerLink.entity_id == bindparam("entity"))
 # Plain rows of the columns a card shows (no ORM objects: a deal card reads 20 runs per view).
-_RUNS = (db.select(SyncRun.id, SyncRun.flow, SyncRun.status, SyncRun.error, SyncRun.created_at, SyncRun.started_at,
-                   SyncRun.finished_at)
-         .where(SyncRun.portal_id == bindparam("portal"), SyncRun.object_type == bindparam("kind"),
-                SyncRun.object_id == bindparam("object"), SyncRun.flow.in_(bindparam("flows", expanding=True)))
-         .order_by(SyncRun.id.desc()).limit(bindparam("limit")))  # one statement for both reads: one compiled form
+_RUNS_OF: dict[tuple[str, ...], object] = {}
+
+
+def _runs_statement(flows) -> object:
+    """The newest runs of a record among ``flows``: one statement per set of flows (a card has one),
+    built on first use. The flows are bound one by one: an IN list would be rendered anew per view."""
+    flows = tuple(flows)
+    statement = _RUNS_OF.get(flows)
+    if statement is None:
+        statement = (db.select(SyncRun.id, SyncRun.flow, SyncRun.status, SyncRun.error, SyncRun.created_at,
+                               SyncRun.started_at, SyncRun.finished_at)
+                     .where(SyncRun.portal_id == bindparam("portal"), SyncRun.object_type == bindparam("kind"),
+                            SyncRun.object_id == bindparam("object"), or_(*(SyncRun.flow == flow for flow in flows)))
+                     .order_by(SyncRun.id.desc()).limit(bindparam("limit")))  # recent_runs and last_run: one compiled form
+        _RUNS_OF[flows] = statement
+    return statement
+
+
 _COMPANY_LINK = (db.select(CustomerLink.id, CustomerLink.portal_id, CustomerLink.entity_id, CustomerLink.billwerk_customer_id,
                            CustomerLink.billwerk_customer_name, CustomerLink.origin)
                  .where(CustomerLink.portal_id == bindparam("portal"), CustomerLink.hubspot_company_id == bindparam("company"))
@@ -84,13 +97,13 @@ def linked_customer_id(portal: Portal, company_id: str, entity_id: str) -> str |
 def recent_runs(portal: Portal, object_type: str, object_id: str, flows) -> list:
     """The record's newest runs of ``flows``, newest first: rows with a run's ``id``, ``flow``,
     ``status``, ``error`` and times (read-only, as a card shows them)."""
-    return list(_core(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                              "flows": list(flows), "limit": RUNS_READ}))
+    return list(_core(_runs_statement(flows), {"portal": portal.id, "kind": object_type, "object": str(object_id),
+                                               "limit": RUNS_READ}))
 
 
 def last_run(portal: Portal, object_type: str, object_id: str, flows):
-    return _core(_RUNS, {"portal": portal.id, "kind": object_type, "object": str(object_id),
-                         "flows": list(flows), "limit": 1}).first()
+    return _core(_runs_statement(flows), {"portal": portal.id, "kind": object_type, "object": str(object_id),
+                                          "limit": 1}).first()
 
 
 def company_link(portal: Portal, company_id: str):

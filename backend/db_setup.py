@@ -33,7 +33,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
         # lock: 0.36 ms per commit here, which capped a webhook storm at ~300 answers/s. PostgreSQL
         # (production) keeps its own, fully synchronous commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()
 
 

@@ -3,7 +3,8 @@
 Only the admin pages and the OAuth install use a session; card views, workflow actions and
 webhooks never send its cookie. Flask builds the cookie's signing serializer on every request
 before it looks for the cookie; here a request without the cookie gets the empty session Flask
-would give it, without that work (card views: ~4 % of their server time)."""
+would give it, without building a serializer only to throw it away. A session written in such a
+request (the install's OAuth state) is saved by Flask's own ``save_session``, as before."""
 from __future__ import annotations
 
 from flask.sessions import SecureCookieSessionInterface

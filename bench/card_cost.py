@@ -45,13 +45,8 @@ def main() -> int:
 
     started = time.perf_counter()
     logging.getLogger("hubwerk.clients").setLevel(logging.ERROR)
-    sandboxes = Sandboxes()
-    sandboxes.hubspot.seed(companies=max(1, args.deals // bench_cards.DEALS_PER_COMPANY), deals_per_company=bench_cards.DEALS_PER_COMPANY,
-                           contacts_per_company=1, line_items_per_deal=1, closed_won_ratio=1.0, broken_ratio=0.0)
-    store = sandboxes.hubspot.store.portal(bench_cards.PORTAL)
-    deal_ids, company_ids = sorted(store.table("deals").records), sorted(store.table("companies").records)
-    deal_company = {other[1]: cid for cid in company_ids
-                    for other in (store.assoc.get(("companies", cid)) or {}) if other[0] == "deals"}
+    sandboxes, store, deal_ids, company_ids, deal_company = bench_cards.seeded_sandboxes(
+        max(1, args.deals // bench_cards.DEALS_PER_COMPANY))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.chmod(folder, 0o755)
@@ -72,13 +67,7 @@ def production_app(folder: Path, settings, sandboxes: Sandboxes):
     from backend import create_app
     from backend.config import load_settings
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "HUBWERK_"))}
-    env.update(HUBWERK_ENV="production", HUBWERK_INSTANCE_PATH=str(folder / "instance"), DATABASE_URL=settings.database_url,
-               REDIS_URL=os.environ["REDIS_URL"], SECRET_KEY=settings.secret_key, ENCRYPTION_KEYS=",".join(settings.encryption_keys),
-               PUBLIC_BASE_URL=settings.public_base_url, HUBSPOT_CLIENT_ID=settings.hubspot_client_id,
-               HUBSPOT_CLIENT_SECRET=settings.hubspot_client_secret, HUBSPOT_APP_ID=settings.hubspot_app_id,
-               HUBSPOT_API_BASE_URL=sandboxes.hubspot.base_url, HUBSPOT_AUTHORIZE_URL=f"{sandboxes.hubspot.base_url}/oauth/authorize",
-               HUBSPOT_APP_BASE_URL=sandboxes.hubspot.base_url, HUBSPOT_RATE_LIMIT="110/10s", LOG_LEVEL="INFO")
+    env = bench_cards.production_env(folder, settings, sandboxes)
     app = create_app(load_settings(env))
     log_file = open(folder / "app.log", "a")  # closed with the process
     for handler in logging.getLogger().handlers:

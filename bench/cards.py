@@ -277,17 +277,7 @@ def main() -> int:
 
     started = time.perf_counter()
     logging.getLogger("hubwerk.clients").setLevel(logging.ERROR)
-    sandboxes = Sandboxes()
-    sandboxes.hubspot.seed(companies=companies, deals_per_company=DEALS_PER_COMPANY, contacts_per_company=1,
-                           line_items_per_deal=1, closed_won_ratio=1.0, broken_ratio=0.0)
-    portal_store = sandboxes.hubspot.store.portal(PORTAL)
-    deal_ids = sorted(portal_store.table("deals").records)
-    company_ids = sorted(portal_store.table("companies").records)
-    deal_company = {}
-    for company_id in company_ids:
-        for other, _types in (portal_store.assoc.get(("companies", company_id)) or {}).items():
-            if other[0] == "deals":
-                deal_company[other[1]] = company_id
+    sandboxes, portal_store, deal_ids, company_ids, deal_company = seeded_sandboxes(companies)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -359,6 +349,36 @@ def main() -> int:
     return 0
 
 
+def seeded_sandboxes(companies: int):
+    """Both sandboxes, HubSpot seeded with ``companies`` x DEALS_PER_COMPANY closed-won deals; returns
+    (sandboxes, the portal's store, deal ids, company ids, {deal id: its company id})."""
+    sandboxes = Sandboxes()
+    sandboxes.hubspot.seed(companies=companies, deals_per_company=DEALS_PER_COMPANY, contacts_per_company=1,
+                           line_items_per_deal=1, closed_won_ratio=1.0, broken_ratio=0.0)
+    portal_store = sandboxes.hubspot.store.portal(PORTAL)
+    deal_ids = sorted(portal_store.table("deals").records)
+    company_ids = sorted(portal_store.table("companies").records)
+    deal_company = {}
+    for company_id in company_ids:
+        for other, _types in (portal_store.assoc.get(("companies", company_id)) or {}).items():
+            if other[0] == "deals":
+                deal_company[other[1]] = company_id
+    return sandboxes, portal_store, deal_ids, company_ids, deal_company
+
+
+def production_env(folder: Path, settings, sandboxes: Sandboxes) -> dict[str, str]:
+    """The environment of the Procfile's web process against the sandboxes (HUBWERK_ENV=production)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "HUBWERK_"))}
+    env.update(HUBWERK_ENV="production", HUBWERK_INSTANCE_PATH=str(folder / "instance"),
+               DATABASE_URL=settings.database_url, REDIS_URL=os.environ["REDIS_URL"], SECRET_KEY=settings.secret_key,
+               ENCRYPTION_KEYS=",".join(settings.encryption_keys), PUBLIC_BASE_URL=settings.public_base_url,
+               HUBSPOT_CLIENT_ID=settings.hubspot_client_id, HUBSPOT_CLIENT_SECRET=settings.hubspot_client_secret,
+               HUBSPOT_APP_ID=settings.hubspot_app_id, HUBSPOT_API_BASE_URL=sandboxes.hubspot.base_url,
+               HUBSPOT_AUTHORIZE_URL=f"{sandboxes.hubspot.base_url}/oauth/authorize", HUBSPOT_APP_BASE_URL=sandboxes.hubspot.base_url,
+               HUBSPOT_RATE_LIMIT="110/10s", LOG_LEVEL="INFO")
+    return env
+
+
 @contextmanager
 def _given(url: str | None):
     yield url
@@ -368,14 +388,7 @@ def _given(url: str | None):
 def gunicorn(folder: Path, settings, sandboxes: Sandboxes):
     """The Procfile's web process on a free loopback port; yields (port, master pid, "N workers x M threads")."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "HUBWERK_"))}
-    env.update(HUBWERK_ENV="production", HUBWERK_INSTANCE_PATH=str(folder / "instance"), HOST="127.0.0.1", PORT=str(port),
-               DATABASE_URL=settings.database_url, REDIS_URL=os.environ["REDIS_URL"], SECRET_KEY=settings.secret_key,
-               ENCRYPTION_KEYS=",".join(settings.encryption_keys), PUBLIC_BASE_URL=settings.public_base_url,
-               HUBSPOT_CLIENT_ID=settings.hubspot_client_id, HUBSPOT_CLIENT_SECRET=settings.hubspot_client_secret,
-               HUBSPOT_APP_ID=settings.hubspot_app_id, HUBSPOT_API_BASE_URL=sandboxes.hubspot.base_url,
-               HUBSPOT_AUTHORIZE_URL=f"{sandboxes.hubspot.base_url}/oauth/authorize", HUBSPOT_APP_BASE_URL=sandboxes.hubspot.base_url,
-               HUBSPOT_RATE_LIMIT="110/10s", LOG_LEVEL="INFO")
+    env = production_env(folder, settings, sandboxes) | {"HOST": "127.0.0.1", "PORT": str(port)}
     workers = f"{env.get('WEB_CONCURRENCY', '2')} workers x {env.get('WEB_THREADS', '4')} threads"
     log = open(folder / "gunicorn.log", "wb")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "backend:create_app()"],

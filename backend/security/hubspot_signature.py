@@ -94,8 +94,7 @@ def verify(
         age = now_ms - int(timestamp)
         if abs(age) > V3_MAX_AGE_MS:
             raise SignatureError("v3 timestamp is more than five minutes away from now")
-        decoded = v3_decoded_uri(uri)
-        candidates = (uri,) if decoded == uri else (uri, decoded)
+        candidates = {uri, v3_decoded_uri(uri)}
         if any(hmac.compare_digest(signature_v3(secret, method, u, body, timestamp).encode(), v3.encode()) for u in candidates):
             return Verified("v3", v3, int(timestamp))
         raise SignatureError("v3 signature does not match")

@@ -14,6 +14,8 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
+from .numbers import hubspot_number
+
 #: Every product property this mapping may write.
 PRODUCT_PROPERTIES: tuple[str, ...] = (
     "billwerk_id", "billwerk_object_type", "billwerk_entity", "name", "description", "price", "hs_sku",
@@ -52,20 +54,6 @@ def localized(text: Any, language: str | None) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return ""
-
-
-def _amount(value: Any) -> str:
-    """A decimal as HubSpot's number string without float noise or exponent: 49.0 -> "49"."""
-    if value is None or isinstance(value, bool) or value == "":
-        return ""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return ""
-    if not number.is_finite():
-        return ""
-    text = format(number.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
 
 
 def _period(period: Any) -> tuple[str, int] | None:
@@ -164,7 +152,7 @@ def product_from_plan_variant(variant: Mapping[str, Any], plan: Mapping[str, Any
         **_base(variant, "plan_variant", entity_id),
         "name": name,
         "description": description,
-        "price": _amount(variant.get("RecurringFee")),
+        "price": hubspot_number(variant.get("RecurringFee")),
         "recurringbillingfrequency": recurring_frequency(period),
         "hs_recurring_billing_period": iso_duration(variant.get("ContractPeriod")),
     })
@@ -178,7 +166,7 @@ def product_from_component(component: Mapping[str, Any], *, entity_id: str | int
         **_base(component, "component", entity_id),
         "name": _name(component, language),
         "description": localized(component.get("Description"), language),
-        "price": _amount(component.get("PricePerUnit")),
+        "price": hubspot_number(component.get("PricePerUnit")),
         "recurringbillingfrequency": recurring_frequency(component.get("FeePeriod")),
     })
 
@@ -193,7 +181,7 @@ def discount_amount(discount: Mapping[str, Any]) -> str:
     effect = discount.get("Effect") or {}
     if not isinstance(effect, Mapping) or str(effect.get("Type") or "").lower() != "absolute":
         return ""
-    amount = _amount(effect.get("FixedAmount", effect.get("Amount")))
+    amount = hubspot_number(effect.get("FixedAmount", effect.get("Amount")))
     if not amount or amount == "0":
         return ""
     return amount if amount.startswith("-") else "-" + amount

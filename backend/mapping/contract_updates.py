@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from backend.mapping.dates import hubspot_date, parse_billwerk_datetime, utc_date
+from backend.mapping.numbers import decimal_or_none, hubspot_number
 
 #: The events that re-read a contract and write its deal.
 CONTRACT_EVENTS = (
@@ -169,16 +170,6 @@ def _text(value) -> str | None:
     return text or None
 
 
-def _decimal(value) -> Decimal | None:
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def _date(value) -> date | None:
     text = _text(value)
     if text is None:
@@ -215,25 +206,13 @@ def billing_facts(contract: dict) -> BillingFacts:
         contract_id=str(contract["Id"]).lower(),
         customer_id=_text(contract.get("CustomerId")),
         lifecycle_status=_text(contract.get("LifecycleStatus")),
-        balance=_decimal(contract.get("Balance")),
+        balance=decimal_or_none(contract.get("Balance")),
         currency=_text(contract.get("Currency")),
         billed_until=_date(contract.get("BilledUntil")),
         end_date=_date(contract.get("EndDate")),
         payment_provider=_none_word(_text(contract.get("PaymentProvider"))),
         payment_method=payment_method(contract),
     )
-
-
-def hubspot_number(value: Decimal | float | int | str | None) -> str:
-    """A number as HubSpot stores it: plain decimal notation, no exponent, no trailing zeros,
-    ``0`` rather than ``-0``; empty for none."""
-    number = _decimal(value)
-    if number is None:
-        return ""
-    if number == 0:
-        return "0"
-    text = format(number.normalize(), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def deal_properties(facts: BillingFacts, *, escalated: bool, last_invoice_id: str | None) -> dict[str, str]:

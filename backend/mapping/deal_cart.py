@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping
 
 from .customer import build_customer, validate_customer
 from .dates import parse_hubspot_date, to_billwerk_datetime
+from .numbers import decimal_or_none
 from .problems import Problem
 
 DEAL_TYPES: tuple[str, ...] = ("signup", "signup_existing", "upgrade")
@@ -123,16 +124,6 @@ def _text(props: Mapping[str, Any] | None, name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
 def deal_entity(deal: Mapping[str, Any], company: Mapping[str, Any] | None, root_entity: str) -> str:
     """``billwerk_entity`` of the deal, else of its company, else the root entity."""
     return _text(deal, "billwerk_entity") or _text(company, "billwerk_entity") or root_entity
@@ -208,11 +199,11 @@ def _read_lines(inputs: DealInputs, cart: Cart, entity: str, on_deal) -> None:
             on_deal("hs_product_id", f"Line item '{name}' is a product of billwerk entity {item.entity_id}, the deal is "
                                      f"in {entity}: use the product of the deal's entity")
             continue
-        quantity = _decimal(props.get("quantity"))
+        quantity = decimal_or_none(props.get("quantity"))
         if quantity is None:
             quantity = Decimal(1)
-        line = CartLine(line_id, name, item.object_type, item.billwerk_id, float(quantity), _decimal(props.get("price")),
-                        _decimal(props.get("discount")), _decimal(props.get("hs_discount_percentage")))
+        line = CartLine(line_id, name, item.object_type, item.billwerk_id, float(quantity), decimal_or_none(props.get("price")),
+                        decimal_or_none(props.get("discount")), decimal_or_none(props.get("hs_discount_percentage")))
         if item.object_type == "plan_variant":
             if cart.plan_variant is not None:
                 on_deal("hs_product_id", f"Line item '{name}' is a second plan variant: a deal takes exactly one "
@@ -249,7 +240,7 @@ def _read_dates(inputs: DealInputs, cart: Cart, on_deal) -> None:
             cart.start_date = to_billwerk_datetime(start) if start else None
     raw_term = _text(inputs.deal, "billwerk_payment_term_days")
     if raw_term:
-        days = _decimal(raw_term)
+        days = decimal_or_none(raw_term)
         if days is None or days < 0 or days != days.to_integral_value() or days > 365:
             on_deal("billwerk_payment_term_days", f"Payment term '{raw_term}' must be a whole number of days from 0 to 365")
         elif cart.deal_type == "upgrade":

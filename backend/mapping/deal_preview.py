@@ -13,13 +13,14 @@ from typing import Any, Mapping
 
 from .catalog import iso_duration
 from .dates import parse_billwerk_datetime
-from .deal_cart import Cart, CartLine, _decimal, _num
+from .deal_cart import Cart, CartLine, _num
+from .numbers import decimal_or_none
 
 _CENT = Decimal("0.005")
 
 
 def _number(value: Any) -> float:
-    number = _decimal(value)
+    number = decimal_or_none(value)
     return float(number) if number is not None else 0.0
 
 
@@ -111,7 +112,7 @@ def price_warnings(cart: Cart, order: Mapping[str, Any]) -> list[str]:
     billwerk_price: dict[str, Decimal] = {}
     for ln in _lines_of(order):
         product = str(ln.get("ProductId") or "")
-        unit = _decimal(ln.get("PricePerUnit"))
+        unit = decimal_or_none(ln.get("PricePerUnit"))
         if product and unit is not None and product not in billwerk_price:
             billwerk_price[product] = unit
     currency = str(order.get("Currency") or "")

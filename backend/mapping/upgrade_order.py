@@ -27,7 +27,8 @@ from typing import Any, Iterable, Mapping
 
 from .catalog import iso_duration, localized
 from .dates import parse_billwerk_datetime
-from .deal_cart import Cart, _decimal, build_upgrade_order
+from .deal_cart import Cart, build_upgrade_order
+from .numbers import decimal_or_none
 from .deal_preview import _lines_of, period_label
 
 
@@ -143,12 +144,12 @@ def catalogue_prices(product_info: Mapping[str, Any], language: str | None = Non
         name = localized(v.get("Name"), language) or str(v.get("InternalName") or v.get("Id"))
         plan = plans.get(v.get("PlanId")) or ""
         label = name if not plan or name.casefold().startswith(plan.casefold()) else f"{plan} \u2013 {name}"
-        out[str(v["Id"])] = Priced(label, _decimal(v.get("RecurringFee")) or Decimal(0),
+        out[str(v["Id"])] = Priced(label, decimal_or_none(v.get("RecurringFee")) or Decimal(0),
                                    iso_duration(v.get("FeePeriod") or v.get("BillingPeriod")))
     for c in product_info.get("Components") or []:
         kind = str(c.get("ComponentType") or "")
         out[str(c["Id"])] = Priced(localized(c.get("Name"), language) or str(c.get("InternalName") or c.get("Id")),
-                                   _decimal(c.get("PricePerUnit")) or Decimal(0), iso_duration(c.get("FeePeriod")),
+                                   decimal_or_none(c.get("PricePerUnit")) or Decimal(0), iso_duration(c.get("FeePeriod")),
                                    metered=kind == "Metered", on_off=kind == "OnOff")
     return out
 
@@ -198,9 +199,9 @@ def comparison(state: ContractState, cart: Cart, prices: Mapping[str, Priced], p
     vat = None
     if preview:
         fee = preview.get("RecurringFee") if isinstance(preview.get("RecurringFee"), Mapping) else {}
-        vat = _decimal(fee.get("VatPercentage")) if fee else None
+        vat = decimal_or_none(fee.get("VatPercentage")) if fee else None
         for ln in _lines_of(preview):
-            product, unit = str(ln.get("ProductId") or ""), _decimal(ln.get("PricePerUnit"))
+            product, unit = str(ln.get("ProductId") or ""), decimal_or_none(ln.get("PricePerUnit"))
             if product in quoted and unit is not None and ln.get("Type") in ("RecurringFee", "Component"):
                 quoted[product] = replace(quoted[product], price=unit)
     today: dict[str, float] = {}

@@ -59,6 +59,10 @@ class Applied:
         return self.order.billwerk_order_id
 
 
+# What the rep reads an order kind as, in messages.
+_WHAT = {"signup": "contract creation", "upgrade": "up-/downgrade"}
+
+
 class ApplyRefused(FlowError):
     """billwerk refused the order (422 and the like): the rep has to change something."""
 
@@ -116,7 +120,7 @@ def apply_order(portal: Portal, account: BillwerkAccount, *, deal_id: str, kind:
         except ApiError as exc:
             if exc.retriable:
                 _save(row, error=exc.message)
-                raise FlowError(f"billwerk is not answering properly ({exc.message}); the contract creation will be retried.",
+                raise FlowError(f"billwerk is not answering properly ({exc.message}); the {_WHAT[kind]} will be retried.",
                                 retriable=True) from None
             _save(row, error=exc.provider_message or exc.message)
             raise ApplyRefused(f"billwerk refused the order: {(exc.provider_message or exc.message).rstrip('.')}") from None

@@ -244,6 +244,29 @@ def test_a_refused_commit_says_why_and_can_be_requested_again(shop, monkeypatch)
     assert holder(portal, ids["contract"]) == upgrade
 
 
+def test_billwerk_away_during_the_commit_is_retried_and_said_so(shop, monkeypatch):
+    connector, portal, catalog = shop
+    ids = signed_up(connector, catalog)
+    upgrade = create_upgrade_deal(connector, ids["deal"])
+    change_cart(connector, catalog, upgrade, variant=other_variant(catalog), seats=6)
+    connector.deliver()
+    from backend.clients.base import ServerError
+    from backend.clients.billwerk import BillwerkClient
+
+    def unavailable(self, order_id, payment_method=None):
+        raise ServerError("billwerk answered 503", provider="billwerk", method="POST", path=f"/orders/{order_id}/commit",
+                          provider_status=503)
+
+    monkeypatch.setattr(BillwerkClient, "commit_order", unavailable)
+    card(connector, upgrade, "POST", "execute-upgrade", {})
+    connector.work()
+    run = db.session.execute(db.select(SyncRun).where(SyncRun.flow == "execute_upgrade")
+                             .order_by(SyncRun.id.desc())).scalars().first()
+    assert run.status == "failed" and run.retriable
+    assert "the up-/downgrade will be retried" in run.error and "contract creation" not in run.error
+    assert holder(portal, ids["contract"]) == ids["deal"]          # nothing moved yet
+
+
 class WorkerKilled(BaseException):
     """The worker process dies: nothing after this line runs."""
 

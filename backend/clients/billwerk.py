@@ -17,13 +17,16 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 
 from backend.clients.base import (DEFAULT_TIMEOUT, ApiError, AuthError, BaseClient, NotFound, ParsedError, response_json)
 from backend.errors import HubwerkError
+
+if TYPE_CHECKING:
+    from backend.models import BillwerkAccount
 
 ENTITY_HEADER = "X-SELECTED-LEGAL-ENTITY-ID"
 API_PREFIX = "/api/v1"

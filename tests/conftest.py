@@ -88,6 +88,12 @@ def _clean_state(request):
                     connection.execute(text(f"DELETE FROM {table}"))
         app.extensions["hubwerk.redis"]().flushdb()
     yield
+    # A test that kills a worker mid-run leaves its leases with this process's keeper, which would
+    # go on renewing them against a Redis that is gone once the session ends.
+    from backend.jobs import leases
+    if leases._keeper_instance is not None:
+        with leases._keeper_instance.lock:
+            leases._keeper_instance.leases.clear()
 
 
 @pytest.fixture

@@ -72,9 +72,12 @@ class Lease:
             time.sleep(min(poll_s, max(0.01, deadline - time.monotonic())))
 
     def renew(self) -> bool:
+        """Keep the lock (take it again if it vanished); False while another holds it. Its loss is
+        logged once, not at every renewal; ``held`` says what the last renewal found."""
         ok = bool(self.redis.eval(_RENEW, 1, self.name, self.token, self.ttl_ms))
         if not ok and self.held:
             log.warning("lease.lost", extra={"lock": self.name})
+        self.held = ok
         return ok
 
     def release(self) -> None:

@@ -2,6 +2,7 @@
 back to the queue as RQ scheduled jobs instead of holding a worker, calls that do not sleep long
 inside a worker. Deterministic: expiry through tiny lease times, missing leases through the cron's
 own bookkeeping, no waiting on real rate windows."""
+import logging
 import time
 from datetime import timedelta
 
@@ -69,7 +70,7 @@ def test_a_lease_whose_holder_died_is_gone_within_its_time(redis):
     assert Lease(redis, "hubwerk:test:dead", owner="run-8").acquire()
 
 
-def test_the_keeper_renews_held_leases_and_retakes_a_vanished_one(redis):
+def test_the_keeper_renews_held_leases_and_retakes_a_vanished_one(redis, caplog):
     lease = Lease(redis, "hubwerk:test:kept", owner="run-3", ttl_s=2)
     assert lease.acquire()
     redis.pexpire("hubwerk:test:kept", 100)
@@ -79,7 +80,10 @@ def test_the_keeper_renews_held_leases_and_retakes_a_vanished_one(redis):
     _keeper().renew_all()
     assert holder(redis, "hubwerk:test:kept") == "run-3"
     redis.set("hubwerk:test:kept", "run-9:other")  # someone else took it meanwhile: not stolen back
-    assert lease.renew() is False and holder(redis, "hubwerk:test:kept") == "run-9"
+    with caplog.at_level(logging.WARNING, logger="backend.jobs.leases"):
+        assert lease.renew() is False and holder(redis, "hubwerk:test:kept") == "run-9"
+        assert lease.renew() is False and not lease.held
+    assert [r.getMessage() for r in caplog.records if r.name == "backend.jobs.leases"] == ["lease.lost"]  # once, not every 10 s
     lease.release()
     assert holder(redis, "hubwerk:test:kept") == "run-9"  # release never frees another's lock
 

@@ -460,7 +460,7 @@ class HubSpotSandbox:
                     entry["attempts"].append({"status": None, "error": type(exc).__name__})
                     entry["outcome"] = "timeout"
                     raise
-                except requests.ConnectionError as exc:
+                except requests.ConnectionError:
                     entry["attempts"].append({"status": None, "error": "ConnectionError"})
                     if attempt == 0:
                         continue

@@ -31,7 +31,7 @@ def test_crud_roundtrip(api, otype):
 def test_object_type_ids_accepted(api):
     rec = _create(api, "0-2", {"name": "By type id"})
     assert api.get(f"/crm/v3/objects/companies/{rec['id']}").status_code == 200
-    assert api.get(f"/crm/v3/objects/0-3").status_code == 200
+    assert api.get("/crm/v3/objects/0-3").status_code == 200
     assert api.get("/crm/v3/objects/widgets").status_code == 400
 
 

@@ -8,17 +8,28 @@ agree. ``acquire()`` blocks (through the injectable ``sleep``) until a slot is f
 The window is widened by a little slack: a slot is taken when the request *leaves*, HubSpot
 counts it when it *arrives*, and two calls taken exactly one window apart can arrive less than
 one window apart.
+
+While Redis does not answer, each process keeps to a share of the budget on its own
+(``OUTAGE_SHARE``, a window in memory): calls go on, slower, instead of failing, and however
+many processes there are (Procfile: two web workers, a worker, the cron) they stay under the limit.
 """
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import time
 import uuid
 from typing import Callable
 
+from redis.exceptions import RedisError
+
 from backend.clients.waits import may_wait
 
 log = logging.getLogger("hubwerk.clients.ratelimit")
+
+#: The part of a budget one process takes while Redis is away.
+OUTAGE_SHARE = 0.1
 
 # KEYS[1] the sorted set; ARGV: calls, window in microseconds, member id.
 # Returns 0 when a slot was taken, else the microseconds to wait until the oldest slot expires.
@@ -78,8 +89,12 @@ class RedisRateLimiter:
 
     def try_acquire(self) -> float:
         """Take a slot if one is free: returns 0.0, else the seconds until one frees up."""
-        wait_us = self._script(keys=[self.key], args=[self.calls, int(self.effective_window_s * 1_000_000),
-                                                      uuid.uuid4().hex])
+        try:
+            wait_us = self._script(keys=[self.key], args=[self.calls, int(self.effective_window_s * 1_000_000),
+                                                          uuid.uuid4().hex])
+        except (RedisError, OSError) as exc:
+            return _outage_window(self.key, self.calls, self.effective_window_s, type(exc).__name__)
+        _outage_over(self.key)
         return int(wait_us) / 1_000_000
 
     def acquire(self) -> float:
@@ -100,6 +115,32 @@ class RedisRateLimiter:
 
     def reset(self) -> None:
         self.redis.delete(self.key)
+
+
+_outage_lock = threading.Lock()
+_outage_slots: dict[str, collections.deque] = {}
+
+
+def _outage_window(key: str, calls: int, window_s: float, error: str) -> float:
+    """``try_acquire`` without Redis: this process's share of ``calls`` per ``window_s``, in memory."""
+    share = max(1, int(calls * OUTAGE_SHARE))
+    now = time.monotonic()
+    with _outage_lock:
+        slots = _outage_slots.get(key)
+        if slots is None:
+            slots = _outage_slots[key] = collections.deque()
+            log.warning("client.ratelimit.redis_away", extra={"key": key, "calls": share, "window_s": window_s, "error": error})
+        while slots and slots[0] <= now - window_s:
+            slots.popleft()
+        if len(slots) < share:
+            slots.append(now)
+            return 0.0
+        return max(0.001, slots[0] + window_s - now)
+
+
+def _outage_over(key: str) -> None:
+    if _outage_slots and _outage_slots.pop(key, None) is not None:
+        log.warning("client.ratelimit.redis_back", extra={"key": key})
 
 
 class Limiters:

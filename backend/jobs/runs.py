@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Callable
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Retry
 from rq import get_current_job
 from rq.job import Job, JobStatus
@@ -49,6 +50,7 @@ MAX_DEFERRALS = 30
 DEFER_CODES = ("provider_rate_limited", "busy")
 WORKER_CALL_WAIT_S = 5.0    # the longest a worker's API call sleeps for retries; beyond, the run is re-queued
 ORPHAN_AFTER_S = 10 * 60    # a run queued this long without a waiting job lost it (e.g. Redis restarted)
+UNQUEUED_AFTER_S = 30       # a run stored while Redis was away (no job id) is handed to the queue by the cron after this
 
 
 def register_flow(name: str, func: FlowFunc) -> None:
@@ -100,7 +102,7 @@ def start_run(
                 SyncRun.status == "queued",
             ).limit(1)
         ).scalar_one_or_none()
-        if waiting is not None and (waiting.params or {}) == (params or {}) and _job_waiting(waiting):
+        if waiting is not None and (waiting.params or {}) == (params or {}) and _absorbs(waiting):
             return waiting
     run = SyncRun(
         portal_id=portal_id,
@@ -113,8 +115,20 @@ def start_run(
     )
     db.session.add(run)
     db.session.commit()
-    enqueue_run(run, queue=queue)
+    try:
+        enqueue_run(run, queue=queue)
+    except (RedisError, OSError) as exc:
+        # Stored is what counts: the cron hands it to the queue once Redis answers (UNQUEUED_AFTER_S).
+        log.warning("job.enqueue_deferred", extra={"run_id": run.id, "flow": flow_name, "error": type(exc).__name__})
     return run
+
+
+def _absorbs(waiting: SyncRun) -> bool:
+    """Whether a queued run of the same request will still run (one stored while Redis was away will)."""
+    try:
+        return waiting.job_id is None or _job_waiting(waiting)
+    except (RedisError, OSError):
+        return False
 
 
 def _job_waiting(run: SyncRun) -> bool:
@@ -164,9 +178,9 @@ class Busy(HubwerkError):
 def run_now(flow_name: str, *, wait_s: float = 10.0, give_way: bool = False, **kwargs) -> SyncRun:
     """Record a run and execute it in this process (a card button waiting for its answer, the CLI).
 
-    When another process holds the object's lock longer than ``wait_s``, the run is handed to
-    the worker instead and comes back still ``queued``; with ``give_way`` it is recorded as
-    skipped and :class:`Busy` is raised.
+    When another process holds the object's lock longer than ``wait_s``, the run is handed to the
+    worker (without Redis, to take no lock: left for the cron) and comes back still ``queued``;
+    with ``give_way`` it is recorded as skipped and :class:`Busy` is raised.
     """
     if flow_name not in registered_flows():
         raise ValueError(f"unknown flow {flow_name!r}")
@@ -174,7 +188,15 @@ def run_now(flow_name: str, *, wait_s: float = 10.0, give_way: bool = False, **k
     run = SyncRun(flow=flow_name, status="queued", portal_id=kwargs.pop("portal_id"), params=kwargs.pop("params", None) or {}, **kwargs)
     db.session.add(run)
     db.session.commit()
-    if execute_run(run.id, wait_s=wait_s, hand_over_when_busy=True) == "busy":
+    try:
+        outcome = execute_run(run.id, wait_s=wait_s, hand_over_when_busy=True)
+    except (RedisError, OSError) as exc:
+        # No lock without Redis: the run stays queued for the cron (UNQUEUED_AFTER_S), as in start_run.
+        log.warning("job.run_now_deferred", extra={"run_id": run.id, "flow": flow_name, "error": type(exc).__name__})
+        db.session.rollback()
+        db.session.refresh(run)
+        return run
+    if outcome == "busy":
         if give_way:
             db.session.refresh(run)
             run.status, run.error, run.finished_at = "skipped", "Another run of this flow for the same object was running.", utcnow()
@@ -372,7 +394,8 @@ def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
 def recover_stuck_runs() -> dict:
     """Cron (every 20 s): a run that says *running* but whose lease has no holder any more (its
     process died: ``kill -9``, a deploy, a web request that timed out) becomes failed-retriable and
-    is queued again at once; queued runs whose job was lost are queued again. A missing lease is
+    is queued again at once; queued runs whose job was lost are queued again, and so are runs
+    stored while Redis was away (``start_run`` could not enqueue them). A missing lease is
     only believed when a later pass still misses it (a live holder re-takes a lease Redis lost
     within ``RENEW_EVERY_S``). Nothing stays stuck."""
     with app_context():
@@ -388,8 +411,8 @@ def recover_stuck_runs() -> dict:
         for run in interrupted:
             _finish(run, "failed", error="The run was interrupted (its process ended) and will be retried.", retriable=True, retry_in_s=0.0)
         orphans = [run for run in db.session.execute(db.select(SyncRun).where(
-            SyncRun.status == "queued", SyncRun.created_at < now - timedelta(seconds=ORPHAN_AFTER_S))).scalars()
-            if not _job_waiting(run)]
+            SyncRun.status == "queued", SyncRun.created_at < now - timedelta(seconds=UNQUEUED_AFTER_S))).scalars()
+            if (run.job_id is None or run.created_at < now - timedelta(seconds=ORPHAN_AFTER_S)) and not _job_waiting(run)]
         for run in orphans:
             enqueue_run(run, queue="low")
         if interrupted or orphans:

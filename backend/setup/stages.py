@@ -3,16 +3,20 @@ marks as won. A deal entering one of them starts the customer import."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from backend.clients.base import ApiError
 from backend.clients.hubspot import HubSpotClient
 from backend.errors import HubwerkError
 from backend.extensions import db
 from backend.models import Portal
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,7 +60,14 @@ def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, p
         return set(portal.closed_won_stages)
     if pipelines is not None:
         return default_won_stages(pipelines)
-    redis = current_app.extensions["hubwerk.redis"]()
+    try:
+        return _shared_won_stages(portal, hubspot, current_app.extensions["hubwerk.redis"]())
+    except (RedisError, OSError) as exc:  # no shared cache: this request reads the pipelines itself
+        log.warning("hubspot.won_stages.redis_away", extra={"portal_id": portal.id, "error": type(exc).__name__})
+        return default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
+
+
+def _shared_won_stages(portal: Portal, hubspot: HubSpotClient | None, redis) -> set[str]:
     key = f"hubwerk:won-stages:{portal.id}"
     cached = redis.get(key)
     if cached is None and not redis.set(key + ":reading", b"1", nx=True, px=WON_STAGES_READ_MS):

@@ -5,6 +5,8 @@ import logging
 import re
 
 from flask import Flask, g, jsonify, render_template, request
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import HubwerkError
@@ -62,6 +64,18 @@ def init_app(app: Flask) -> None:
             if exc.get_response().headers.get(header):
                 response.headers[header] = exc.get_response().headers[header]
         return response
+
+    @app.errorhandler(RedisConnectionError)
+    @app.errorhandler(RedisTimeoutError)
+    def _redis_away(exc: Exception):
+        # What needs Redis here (locks, the job queue) cannot be done now; what could be stored is.
+        log.warning("http.redis_unavailable", extra={"error": type(exc).__name__, "path": request.path}, exc_info=exc)
+        message = ("The connector cannot reach its Redis (job queue and locks) right now. Try again in a minute; "
+                   f"if it keeps failing, an operator should check Redis (REDIS_URL). Request id {g.get('request_id', 'unknown')}.")
+        if _for_a_person():
+            _show_navigation()
+            return render_template("error.html", title="Temporarily unavailable", message=message), 503, {"Retry-After": "30"}
+        return jsonify(error="redis_unavailable", message=message), 503, {"Retry-After": "30"}
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

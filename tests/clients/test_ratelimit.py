@@ -38,6 +38,26 @@ def test_limiter_gives_up_after_max_wait(redis):
         limiter.acquire()
 
 
+def test_without_redis_a_process_keeps_to_its_share_until_redis_answers(redis, caplog):
+    import logging
+
+    import redis as redis_lib
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    from backend.clients import ratelimit
+
+    dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    away = RedisRateLimiter(dead, "outage", 110, 10.0)
+    with caplog.at_level(logging.WARNING, logger="hubwerk.clients.ratelimit"):
+        assert [away.try_acquire() for _ in range(11)] == [0.0] * 11       # a tenth of 110 at once
+        assert 9.0 < away.try_acquire() <= away.effective_window_s          # then the window's wait
+        back = RedisRateLimiter(redis, "outage", 110, 10.0)                 # Redis answers again
+        assert back.try_acquire() == 0.0
+    assert [r.getMessage() for r in caplog.records] == ["client.ratelimit.redis_away", "client.ratelimit.redis_back"]
+    assert "hubwerk:ratelimit:outage" not in ratelimit._outage_slots         # the next outage starts afresh
+
+
 @pytest.mark.slow
 def test_burst_of_300_calls_from_five_workers_sees_no_429(app, hubspot_sandbox, hs_settings, redis, portal):
     """110 calls per (shortened) window, as the sandbox enforces it: zero 429s, ~3 windows."""

@@ -94,6 +94,10 @@ def _clean_state(request):
     if leases._keeper_instance is not None:
         with leases._keeper_instance.lock:
             leases._keeper_instance.leases.clear()
+    # billwerk access tokens are kept per (base URL, client id) for the process; the next test's
+    # sandbox may answer on the same URL without knowing them (a 401, a new token, one call more).
+    from backend.clients import billwerk
+    billwerk._token_caches.clear()
 
 
 @pytest.fixture

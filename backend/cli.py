@@ -376,6 +376,9 @@ def _run_here(portal, flow_name: str, describe) -> tuple:
                            f"(`flask --app backend sync-runs list --flow {flow_name}`).") from None
     finally:
         PROGRESS_LISTENERS.remove(listener)
+    if run.status == "queued":  # Redis did not answer, so no lock could be taken here
+        raise HubwerkError(f"Redis is not answering, so the run cannot start here; run {run.id} is stored and the worker "
+                           f"runs it once Redis answers (`flask --app backend sync-runs list --flow {flow_name}`).")
     return run, time.monotonic() - started
 
 

@@ -96,8 +96,9 @@ def _clean_state(request):
             leases._keeper_instance.leases.clear()
     # billwerk access tokens are kept per (base URL, client id) for the process; the next test's
     # sandbox may answer on the same URL without knowing them (a 401, a new token, one call more).
-    from backend.clients import billwerk
+    from backend.clients import billwerk, ratelimit
     billwerk._token_caches.clear()
+    ratelimit._outage_slots.clear()   # a test's simulated Redis outage ends with the test
 
 
 @pytest.fixture

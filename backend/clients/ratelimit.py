@@ -94,7 +94,8 @@ class RedisRateLimiter:
                                                           uuid.uuid4().hex])
         except (RedisError, OSError) as exc:
             return _outage_window(self.key, self.calls, self.effective_window_s, type(exc).__name__)
-        _outage_over(self.key)
+        if _outage_slots:
+            _outage_over(self.key, self.effective_window_s)
         return int(wait_us) / 1_000_000
 
     def acquire(self) -> float:
@@ -138,9 +139,14 @@ def _outage_window(key: str, calls: int, window_s: float, error: str) -> float:
         return max(0.001, slots[0] + window_s - now)
 
 
-def _outage_over(key: str) -> None:
-    if _outage_slots and _outage_slots.pop(key, None) is not None:
-        log.warning("client.ratelimit.redis_back", extra={"key": key})
+def _outage_over(key: str, window_s: float) -> None:
+    """Redis answered: the process's own window ends once its last slot is a window old, so a
+    Redis that comes and goes does not open a fresh share at every failure."""
+    with _outage_lock:
+        slots = _outage_slots.get(key)
+        if slots is not None and (not slots or slots[-1] <= time.monotonic() - window_s):
+            del _outage_slots[key]
+            log.warning("client.ratelimit.redis_back", extra={"key": key})
 
 
 class Limiters:

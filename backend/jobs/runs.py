@@ -1,10 +1,10 @@
 """Sync runs: the unit of background work a person can see, and replay when it failed.
 
-``start_run`` stores a run, commits, then enqueues ``execute_run(run_id)``. Flows are registered
-by name (``backend/registry.py`` lists them all; tests may use ``@flow("name")``) and receive the run; they return counts (or ``None``), raise
-:class:`~backend.errors.FlowError` for expected failures and :class:`~backend.errors.Skip` when
-there is nothing to do, and must be idempotent on the
-object they concern: a run executed twice leaves billwerk and HubSpot as once.
+``start_run`` stores a run, commits, then enqueues ``execute_run(run_id)``. Flows are registered by
+name (``backend/registry.py`` lists them all; tests may use ``@flow("name")``) and receive the run;
+they return counts (or ``None``), raise :class:`~backend.errors.FlowError` for expected failures and
+:class:`~backend.errors.Skip` when there is nothing to do, and must be idempotent on the object
+they concern: a run executed twice leaves billwerk and HubSpot as once.
 """
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from typing import Callable
 
 from flask import current_app
 from redis.exceptions import RedisError
-from rq import Retry
-from rq import get_current_job
+from rq import Retry, get_current_job
 from rq.job import Job, JobStatus
 
 from backend.clients.waits import short_waits
@@ -104,21 +103,13 @@ def start_run(
         ).scalar_one_or_none()
         if waiting is not None and (waiting.params or {}) == (params or {}) and _absorbs(waiting):
             return waiting
-    run = SyncRun(
-        portal_id=portal_id,
-        flow=flow_name,
-        object_type=object_type,
-        object_id=object_id,
-        params=params or {},
-        inbox_event_id=inbox_event_id,
-        status="queued",
-    )
+    run = SyncRun(portal_id=portal_id, flow=flow_name, object_type=object_type, object_id=object_id, params=params or {},
+                  inbox_event_id=inbox_event_id, status="queued")
     db.session.add(run)
     db.session.commit()
     try:
         enqueue_run(run, queue=queue)
-    except (RedisError, OSError) as exc:
-        # Stored is what counts: the cron hands it to the queue once Redis answers (UNQUEUED_AFTER_S).
+    except (RedisError, OSError) as exc:  # stored is what counts: the cron hands it over (UNQUEUED_AFTER_S)
         log.warning("job.enqueue_deferred", extra={"run_id": run.id, "flow": flow_name, "error": type(exc).__name__})
     return run
 
@@ -180,21 +171,26 @@ def run_now(flow_name: str, *, wait_s: float = 10.0, give_way: bool = False, **k
 
     When another process holds the object's lock longer than ``wait_s``, the run is handed to the
     worker (without Redis, to take no lock: left for the cron) and comes back still ``queued``;
-    with ``give_way`` it is recorded as skipped and :class:`Busy` is raised.
+    with ``give_way`` it is recorded as skipped and :class:`Busy` is raised. Its ``inline-`` job id
+    says this process runs it: no other request is absorbed into it, and the cron leaves it alone.
     """
     if flow_name not in registered_flows():
         raise ValueError(f"unknown flow {flow_name!r}")
     queue = kwargs.pop("queue", "high")
-    run = SyncRun(flow=flow_name, status="queued", portal_id=kwargs.pop("portal_id"), params=kwargs.pop("params", None) or {}, **kwargs)
+    run = SyncRun(flow=flow_name, status="queued", portal_id=kwargs.pop("portal_id"), params=kwargs.pop("params", None) or {},
+                  job_id=f"inline-{uuid.uuid4().hex[:16]}", **kwargs)
     db.session.add(run)
     db.session.commit()
     try:
         outcome = execute_run(run.id, wait_s=wait_s, hand_over_when_busy=True)
     except (RedisError, OSError) as exc:
-        # No lock without Redis: the run stays queued for the cron (UNQUEUED_AFTER_S), as in start_run.
+        # No lock without Redis: the run stays queued, jobless, for the cron (UNQUEUED_AFTER_S), as in start_run.
         log.warning("job.run_now_deferred", extra={"run_id": run.id, "flow": flow_name, "error": type(exc).__name__})
         db.session.rollback()
         db.session.refresh(run)
+        if run.status == "queued":
+            run.job_id = None
+            db.session.commit()
         return run
     if outcome == "busy":
         if give_way:
@@ -394,10 +390,9 @@ def replay_run(run: SyncRun, queue: str = "default") -> SyncRun:
 def recover_stuck_runs() -> dict:
     """Cron (every 20 s): a run that says *running* but whose lease has no holder any more (its
     process died: ``kill -9``, a deploy, a web request that timed out) becomes failed-retriable and
-    is queued again at once; queued runs whose job was lost are queued again, and so are runs
-    stored while Redis was away (``start_run`` could not enqueue them). A missing lease is
-    only believed when a later pass still misses it (a live holder re-takes a lease Redis lost
-    within ``RENEW_EVERY_S``). Nothing stays stuck."""
+    is queued again at once; queued runs whose job was lost, or that were stored while Redis was
+    away, are queued again. A missing lease is only believed when a later pass still misses it (a
+    live holder re-takes a lease Redis lost within ``RENEW_EVERY_S``). Nothing stays stuck."""
     with app_context():
         now = utcnow()
         redis = redis_connection()
@@ -410,11 +405,11 @@ def recover_stuck_runs() -> dict:
                 interrupted.append(run)
         for run in interrupted:
             _finish(run, "failed", error="The run was interrupted (its process ended) and will be retried.", retriable=True, retry_in_s=0.0)
-        orphans = [run for run in db.session.execute(db.select(SyncRun).where(
-            SyncRun.status == "queued", SyncRun.created_at < now - timedelta(seconds=UNQUEUED_AFTER_S))).scalars()
-            if (run.job_id is None or run.created_at < now - timedelta(seconds=ORPHAN_AFTER_S)) and not _job_waiting(run)]
-        for run in orphans:
-            enqueue_run(run, queue="low")
+        orphans = [run for run in db.session.execute(db.select(SyncRun).where(SyncRun.status == "queued", db.or_(
+            db.and_(SyncRun.job_id.is_(None), SyncRun.created_at < now - timedelta(seconds=UNQUEUED_AFTER_S)),
+            SyncRun.created_at < now - timedelta(seconds=ORPHAN_AFTER_S)))).scalars() if not _job_waiting(run)]
+        for run in orphans:  # stored while Redis was away: a click or an action someone waits for
+            enqueue_run(run, queue="high" if run.job_id is None else "low")
         if interrupted or orphans:
             log.warning("job.recover_stuck_runs", extra={"interrupted": len(interrupted), "requeued": len(orphans)})
         return {"interrupted": len(interrupted), "requeued": len(orphans)}

@@ -85,10 +85,19 @@ def _shared_won_stages(portal: Portal, hubspot: HubSpotClient | None, redis) -> 
         return set(json.loads(cached))
     try:
         stages = default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
-        redis.set(key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)
-    finally:
-        redis.delete(key + ":reading")
+    except BaseException:
+        _quietly(redis.delete, key + ":reading")
+        raise
+    _quietly(redis.set, key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)  # not stored: still read once
+    _quietly(redis.delete, key + ":reading")
     return stages
+
+
+def _quietly(command, *args, **kwargs) -> None:
+    try:
+        command(*args, **kwargs)
+    except (RedisError, OSError) as exc:  # the cache entry expires by itself
+        log.warning("hubspot.won_stages.cache_write_failed", extra={"error": type(exc).__name__})
 
 
 VIEW_MEMO_S = 10.0

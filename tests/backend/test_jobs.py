@@ -69,6 +69,26 @@ def test_waiting_runs_coalesce(ctx, redis):
     assert sorted(CALLS) == ["10", "9"]
 
 
+def test_a_run_stored_without_its_job_absorbs_the_same_request_and_one_run_here_does_not(ctx, redis):
+    from backend.jobs.runs import recover_stuck_runs
+
+    unqueued = SyncRun(flow="test_counting", object_type="company", object_id="11", status="queued")  # Redis was away
+    inline = SyncRun(flow="test_counting", object_type="company", object_id="12", status="queued",
+                     job_id="inline-0123456789abcdef")                                                  # run_now, waiting for its lock
+    db.session.add_all([unqueued, inline])
+    db.session.commit()
+    assert start_run("test_counting", portal_id=None, object_type="company", object_id="11").id == unqueued.id
+    assert start_run("test_counting", portal_id=None, object_type="company", object_id="12").id != inline.id
+    for run in (unqueued, inline):
+        run.created_at = utcnow() - timedelta(seconds=60)   # past UNQUEUED_AFTER_S, well before ORPHAN_AFTER_S
+    db.session.commit()
+    assert recover_stuck_runs()["requeued"] == 1            # the jobless one; the inline one is its process's
+    db.session.refresh(unqueued)
+    assert unqueued.job_id and get_queue("high").fetch_job(unqueued.job_id) is not None   # a click waits for it
+    work(redis)
+    assert sorted(CALLS) == ["11", "12"]                    # each once (12: the second request's own run)
+
+
 @pytest.mark.parametrize("fail, retriable, words", [
     ("expected", False, "Postal code is missing"),
     ("outage", True, "503"),

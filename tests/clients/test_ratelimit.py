@@ -48,12 +48,15 @@ def test_without_redis_a_process_keeps_to_its_share_until_redis_answers(redis, c
     from backend.clients import ratelimit
 
     dead = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
-    away = RedisRateLimiter(dead, "outage", 110, 10.0)
+    away = RedisRateLimiter(dead, "outage", 110, 0.5, slack_s=0.0)
+    back = RedisRateLimiter(redis, "outage", 110, 0.5, slack_s=0.0)
     with caplog.at_level(logging.WARNING, logger="hubwerk.clients.ratelimit"):
         assert [away.try_acquire() for _ in range(11)] == [0.0] * 11       # a tenth of 110 at once
-        assert 9.0 < away.try_acquire() <= away.effective_window_s          # then the window's wait
-        back = RedisRateLimiter(redis, "outage", 110, 10.0)                 # Redis answers again
-        assert back.try_acquire() == 0.0
+        assert 0.3 < away.try_acquire() <= 0.5                              # then the window's wait
+        assert back.try_acquire() == 0.0                                    # Redis answers for a moment...
+        assert away.try_acquire() > 0                                       # ... and goes: no fresh share
+        time.sleep(0.55)
+        assert back.try_acquire() == 0.0                                    # a window later it is over
     assert [r.getMessage() for r in caplog.records] == ["client.ratelimit.redis_away", "client.ratelimit.redis_back"]
     assert "hubwerk:ratelimit:outage" not in ratelimit._outage_slots         # the next outage starts afresh
 

@@ -2,6 +2,7 @@
 done once Redis answers again; card views go on; what cannot be done says so plainly."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -50,7 +51,7 @@ def _hand_over_stored_runs():
     return recover_stuck_runs()
 
 
-def test_a_button_and_a_workflow_action_during_an_outage_run_once_redis_is_back(shop, outage):
+def test_a_button_and_a_workflow_action_during_an_outage_run_once_redis_is_back(shop, outage, caplog):
     connector, portal, catalog = shop
     hs = connector.hubspot
     by_button = signup_deal(connector, catalog, GOOD_DE)["deal"]
@@ -68,8 +69,10 @@ def test_a_button_and_a_workflow_action_during_an_outage_run_once_redis_is_back(
     assert sorted(r.object_id for r in stored) == sorted([by_button, by_workflow])
     assert {(r.status, r.job_id) for r in stored} == {("queued", None)}
     # A GET view (the card could not read the record) still reads HubSpot, within this process's share.
-    view = hs.call_card(100001, "GET", f"{connector.url}/api/cards/deals/{by_button}")
+    with caplog.at_level(logging.WARNING, logger="hubwerk.clients.ratelimit"):
+        view = hs.call_card(100001, "GET", f"{connector.url}/api/cards/deals/{by_button}")
     assert view.status_code == 200, view.text
+    assert "client.ratelimit.redis_away" in [r.getMessage() for r in caplog.records]
 
     outage.end()                                                   # Redis is back
     assert recover_stuck_runs()["requeued"] == 0                   # not before UNQUEUED_AFTER_S
@@ -96,6 +99,22 @@ def test_a_button_that_runs_at_once_is_queued_instead(shop, outage):
     [run] = db.session.execute(db.select(SyncRun).where(SyncRun.id > before)).scalars().all()
     assert run.flow == "import_company"
     assert (run.status, run.job_id, run.attempts) == ("queued", None, 0)
+    outage.end()
+    assert _hand_over_stored_runs()["requeued"] == 1
+    connector.work()
+    db.session.refresh(run)
+    assert (run.status, run.attempts) == ("succeeded", 1)
+    assert connector.hubspot.get_object("companies", ids["company"])["properties"].get("billwerk_customer_id")
+
+
+def test_the_cli_says_a_run_it_could_not_start_is_left_for_the_worker(shop, outage, runner):
+    connector, portal, catalog = shop
+    outage.begin()
+    result = runner.invoke(args=["sync-products", "--portal-id", "100001"])
+    assert result.exit_code != 0
+    assert "Redis is not answering" in result.output and "the worker runs it once Redis answers" in result.output
+    [run] = db.session.execute(db.select(SyncRun).where(SyncRun.flow == "sync_products", SyncRun.status == "queued")).scalars().all()
+    assert run.job_id is None                                      # the cron hands it over when Redis is back
 
 
 def test_what_cannot_be_done_without_redis_says_so(shop, monkeypatch):

@@ -4,7 +4,8 @@ redis-server) against both sandboxes on loopback, through four scenarios:
 1. ``triple``  — every HubSpot delivery three times (as HubSpot's retries), shuffled, concurrent;
 2. ``faults``  — 10 % 5xx (half of them after the work was done: the answer is lost), 5 % 429 and a
    few 31 s timeouts on both APIs while deliveries come in;
-3. ``redis``   — Redis stopped (saved, then restarted) while webhooks arrive;
+3. ``redis``   — Redis stopped (saved, then restarted) while webhooks and, for half the companies,
+   a workflow's *import customer* action arrive (each must answer BLOCK and complete once);
 4. ``kill``    — ``kill -9`` of the worker (its work horse and scheduler with it) mid-way through a
    bulk import; a fresh worker is started, as a process manager would.
 
@@ -340,7 +341,8 @@ class World:
         from backend.extensions import db
         from backend.models import InboxEvent
 
-        rows = db.session.execute(db.select(InboxEvent.status, db.func.count()).where(InboxEvent.id > first_id)
+        rows = db.session.execute(db.select(InboxEvent.status, db.func.count()).where(InboxEvent.id > first_id,
+                                                                                     InboxEvent.source == "hubspot_webhook")
                                   .group_by(InboxEvent.status)).all()
         db.session.remove()
         return collections.Counter(dict(rows))
@@ -358,7 +360,7 @@ class World:
         from backend.models import InboxEvent
 
         done = set()
-        for body in db.session.execute(db.select(InboxEvent.body).where(InboxEvent.id > first_id,
+        for body in db.session.execute(db.select(InboxEvent.body).where(InboxEvent.id > first_id, InboxEvent.source == "hubspot_webhook",
                                                                        InboxEvent.status.in_(("processed", "ignored")))).scalars():
             done.update(e.get("eventId") for e in json.loads(body))
         db.session.remove()
@@ -490,14 +492,26 @@ def scenario_redis(world: World, deals, deadline_s, outage_s: float) -> dict:
     from backend.models import utcnow
     since = utcnow()
     events = [deal_event(d) for d, _ in deals]
+    # Half the companies also get a workflow's "import customer" action during the outage: the
+    # action must wait (BLOCK) and its callback complete once, the import happen once, both ways.
+    acting = [c for _, c in deals][::2]
+    action_url = f"{world.public}/api/workflow-actions/import-customer"
+    states: collections.Counter = collections.Counter()
+
+    def act(company_id) -> None:
+        answer = world.hubspot.execute_workflow_action(PORTAL, action_url, "COMPANY", company_id, {})
+        states[answer.json().get("outputFields", {}).get("hs_execution_state") if answer.ok else answer.status_code] += 1
+
     world.redis.stop()
     started = time.time()
     pace = outage_s / max(1, len(events))
     threads = []
-    for event in events:
-        thread = threading.Thread(target=world.sender.deliver, args=(event,))
-        thread.start()
-        threads.append(thread)
+    for i, event in enumerate(events):
+        work = [(world.sender.deliver, event)] + ([(act, acting[i])] if i < len(acting) else [])
+        for target, arg in work:
+            thread = threading.Thread(target=target, args=(arg,))
+            thread.start()
+            threads.append(thread)
         time.sleep(pace)
     for thread in threads:
         thread.join()
@@ -505,8 +519,11 @@ def scenario_redis(world: World, deals, deadline_s, outage_s: float) -> dict:
     world.redis.start()
     back = time.time()
     settled = settle(world, first, [c for _, c in deals], deadline_s, back, {e["eventId"] for e in events}, since=since)
+    completed = collections.Counter(c["state"] for c in world.hubspot.callbacks().values() if str(c["objectId"]) in set(map(str, acting)))
     return report(world, "redis", first, {e["eventId"] for e in events}, [c for _, c in deals], settled, dup, since=since,
-                  outage_s=round(back - started, 1), acked_during_outage=stored_during)
+                  outage_s=round(back - started, 1), acked_during_outage=stored_during,
+                  actions=f"{states.get('BLOCK', 0)}/{len(acting)} BLOCK", callbacks=f"{completed.get('COMPLETED', 0)}/{len(acting)} COMPLETED",
+                  action_answers=dict(states))
 
 
 def scenario_kill(world: World, deals, deadline_s) -> dict:
@@ -589,7 +606,9 @@ def main() -> int:
         for row in rows:
             good = row.get("lost", 0) == 0 and row.get("dup_billwerk", 0) == 0 and isinstance(row.get("settle_s"), float)
             if row["scenario"] == "redis":
-                good = good and row.get("5xx", 0) == 0
+                acting = row["actions"].split("/")[1].split()[0]
+                good = good and row.get("5xx", 0) == 0 and row["actions"] == f"{acting}/{acting} BLOCK" \
+                    and row["callbacks"] == f"{acting}/{acting} COMPLETED"
             ok = ok and good
     finally:
         world.close(keep=not ok)

@@ -62,7 +62,7 @@ def closed_won_stages(portal: Portal, hubspot: HubSpotClient | None = None, *, p
         return default_won_stages(pipelines)
     try:
         return _shared_won_stages(portal, hubspot, current_app.extensions["hubwerk.redis"]())
-    except (RedisError, OSError) as exc:  # no shared cache: this request reads the pipelines itself
+    except RedisError as exc:  # no shared cache: this request reads the pipelines itself (not on HubSpot's errors)
         log.warning("hubspot.won_stages.redis_away", extra={"portal_id": portal.id, "error": type(exc).__name__})
         return default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
 

@@ -28,8 +28,8 @@ from typing import Any, Iterable, Mapping
 from .catalog import iso_duration, localized
 from .dates import parse_billwerk_datetime
 from .deal_cart import Cart, build_upgrade_order
-from .numbers import decimal_or_none
 from .deal_preview import _lines_of, period_label
+from .numbers import decimal_or_none
 
 
 @dataclass(frozen=True)

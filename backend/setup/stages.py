@@ -85,11 +85,9 @@ def _shared_won_stages(portal: Portal, hubspot: HubSpotClient | None, redis) -> 
         return set(json.loads(cached))
     try:
         stages = default_won_stages((hubspot or HubSpotClient(portal)).pipelines("deals"))
-    except BaseException:
+        _quietly(redis.set, key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)  # not stored: still read once
+    finally:
         _quietly(redis.delete, key + ":reading")
-        raise
-    _quietly(redis.set, key, json.dumps(sorted(stages)), ex=WON_STAGES_CACHE_S)  # not stored: still read once
-    _quietly(redis.delete, key + ":reading")
     return stages
 
 
